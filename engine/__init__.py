@@ -1,0 +1,1 @@
+"""Everything about concepts: codecs, segmentation, languages, and the LCM itself."""
