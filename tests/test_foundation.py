@@ -1,0 +1,72 @@
+"""The project's entry points: settings validation, the CLI, and launch.py's exit codes."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from app.cli import SUBCOMMANDS, main
+from app.config import Settings, describe_error, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_launch(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "launch.py", *args], cwd=ROOT, capture_output=True, text=True,
+        env={"PATH": "/usr/bin:/bin", **env}, timeout=120,
+    )
+
+
+def test_defaults_are_local_and_embedded(monkeypatch):
+    for name in ("LCMW_HOST", "LCMW_PORT", "LCMW_DB", "LCMW_CODEC", "LCMW_LCM"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 7860
+    assert settings.db.startswith("sqlite:///") and settings.db.endswith(".sqlite3")
+    assert (settings.codec, settings.lcm, settings.device) == ("demo", "demo", None)
+
+
+def test_environment_and_flags_layer(monkeypatch):
+    monkeypatch.setenv("LCMW_PORT", "9000")
+    monkeypatch.setenv("LCMW_CODEC", "sonar")
+    assert load_settings().port == 9000
+    settings = load_settings(port=9100, codec=None)
+    assert (settings.port, settings.codec) == (9100, "sonar")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "flag"),
+    [({"port": 70000}, "--port"), ({"device": "tpu"}, "--device"), ({"db": "x.db"}, "--db"),
+     ({"auth": "nopassword"}, "--auth")],
+)
+def test_invalid_settings_name_the_flag_and_variable(overrides, flag):
+    with pytest.raises(ValidationError) as error:
+        load_settings(**overrides)
+    message = describe_error(error.value)
+    assert flag in message and f"LCMW_{flag[2:].upper()}" in message
+
+
+def test_launch_exits_non_zero_on_invalid_setting():
+    result = run_launch("--device", "tpu")
+    assert result.returncode == 2
+    assert "--device / LCMW_DEVICE" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_launch_reads_environment_variables():
+    result = run_launch(LCMW_PORT="not-a-port")
+    assert result.returncode == 2
+    assert "--port / LCMW_PORT" in result.stderr
+
+
+def test_cli_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for name in ("serve", "prepare", "train", "eval", "generate", "bench"):
+        assert name in SUBCOMMANDS and name in out
