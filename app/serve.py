@@ -24,8 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(
-            host=args.host, port=args.port, db=args.db, codec=args.codec, lcm=args.lcm,
-            device=args.device, auth=args.auth,
+            host=args.host,
+            port=args.port,
+            db=args.db,
+            codec=args.codec,
+            lcm=args.lcm,
+            device=args.device,
+            auth=args.auth,
         )
     except ValidationError as error:
         print(f"lcm-writer: invalid setting\n{describe_error(error)}", file=sys.stderr)
@@ -45,8 +50,11 @@ def serve(settings: Settings) -> int:
     auth = tuple(settings.auth.split(":", 1)) if settings.auth else None
     print(f"LCM Writer on http://{settings.host}:{settings.port}", flush=True)
     demo.queue(default_concurrency_limit=2).launch(
-        server_name=settings.host, server_port=settings.port, auth=auth,
-        max_file_size=f"{settings.max_upload_mb}mb", show_error=False,
+        server_name=settings.host,
+        server_port=settings.port,
+        auth=auth,
+        max_file_size=f"{settings.max_upload_mb}mb",
+        show_error=False,
     )
     return 0
 

@@ -15,8 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_launch(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "launch.py", *args], cwd=ROOT, capture_output=True, text=True,
-        env={"PATH": "/usr/bin:/bin", **env}, timeout=120,
+        [sys.executable, "launch.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **env},
+        timeout=120,
     )
 
 
@@ -40,8 +44,12 @@ def test_environment_and_flags_layer(monkeypatch):
 
 @pytest.mark.parametrize(
     ("overrides", "flag"),
-    [({"port": 70000}, "--port"), ({"device": "tpu"}, "--device"), ({"db": "x.db"}, "--db"),
-     ({"auth": "nopassword"}, "--auth")],
+    [
+        ({"port": 70000}, "--port"),
+        ({"device": "tpu"}, "--device"),
+        ({"db": "x.db"}, "--db"),
+        ({"auth": "nopassword"}, "--auth"),
+    ],
 )
 def test_invalid_settings_name_the_flag_and_variable(overrides, flag):
     with pytest.raises(ValidationError) as error:
