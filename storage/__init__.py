@@ -1,0 +1,66 @@
+"""Persistence for concept documents: SQLAlchemy models, Alembic migrations and the
+`DocumentStore`, one transaction per user action. Never imports `engine` or `app`."""
+
+from storage.errors import (
+    ConflictError,
+    EmbeddingError,
+    EmptyTextError,
+    ImportDecodeError,
+    InvalidInputError,
+    InvalidMoveError,
+    InvalidTextError,
+    LockedError,
+    NotFoundError,
+    NothingToUndoError,
+    StorageBusyError,
+    StorageError,
+    TextTooLongError,
+    WrongDocumentError,
+)
+from storage.store import DocumentStore
+from storage.types import (
+    ChangeView,
+    DocumentSummary,
+    DocumentView,
+    Kind,
+    NewNode,
+    NewVariant,
+    NodeView,
+    Origin,
+    RevisionView,
+    State,
+    VariantView,
+)
+from storage.validate import MAX_NODE_TEXT_CHARS, MAX_TITLE_CHARS, decode_import
+
+__all__ = [
+    "MAX_NODE_TEXT_CHARS",
+    "MAX_TITLE_CHARS",
+    "ChangeView",
+    "ConflictError",
+    "DocumentStore",
+    "DocumentSummary",
+    "DocumentView",
+    "EmbeddingError",
+    "EmptyTextError",
+    "ImportDecodeError",
+    "InvalidInputError",
+    "InvalidMoveError",
+    "InvalidTextError",
+    "Kind",
+    "LockedError",
+    "NewNode",
+    "NewVariant",
+    "NodeView",
+    "NotFoundError",
+    "NothingToUndoError",
+    "Origin",
+    "RevisionView",
+    "State",
+    "StorageBusyError",
+    "StorageError",
+    "TextTooLongError",
+    "VariantView",
+    "WrongDocumentError",
+    "decode_import",
+]
