@@ -1,0 +1,185 @@
+"""Building the frozen views from database rows (inside the transaction that read them)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from storage import history
+from storage.models import ChangeStatus, Document, Node, Revision, Variant
+from storage.types import (
+    DocumentSummary,
+    DocumentView,
+    NodeView,
+    RevisionView,
+    State,
+    VariantView,
+)
+from storage.validate import decode_embedding
+
+NODE_COLUMNS = (
+    Node.id,
+    Node.document_id,
+    Node.parent_id,
+    Node.position_key,
+    Node.kind,
+    Node.text,
+    Node.language,
+    Node.embedding,
+    Node.embedding_dtype,
+    Node.origin,
+    Node.stale,
+    Node.locked,
+    Node.edited,
+    Node.deleted,
+    Node.version,
+    Node.created_at,
+    Node.updated_at,
+)
+
+
+def state_of(locked: bool, stale: bool) -> State:
+    return State.LOCKED if locked else State.STALE if stale else State.OK
+
+
+def _node(row, position: int, depth: int, variant_count: int) -> NodeView:  # noqa: ANN001
+    return NodeView(
+        id=row.id,
+        document_id=row.document_id,
+        parent_id=row.parent_id,
+        position=position,
+        depth=depth,
+        kind=row.kind,
+        text=row.text,
+        language=row.language,
+        embedding=decode_embedding(row.embedding, row.embedding_dtype),
+        origin=row.origin,
+        state=state_of(row.locked, row.stale),
+        edited=row.edited,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        variant_count=variant_count,
+    )
+
+
+def document_view(session: Session, doc: Document) -> DocumentView:
+    """The document with its live nodes in reading order, from one query for the nodes."""
+    rows = session.execute(select(*NODE_COLUMNS).where(Node.document_id == doc.id)).all()
+    children = defaultdict(list)
+    for row in rows:
+        children[row.parent_id].append(row)
+    for siblings in children.values():
+        siblings.sort(key=lambda r: (r.position_key, r.id))
+    counts = _variant_counts(session, doc.id)
+    nodes: list[NodeView] = []
+    stack = [(row, 0) for row in reversed(_live(children[None]))]
+    positions = {}
+    for siblings in children.values():
+        for position, row in enumerate(_live(siblings)):
+            positions[row.id] = position
+    while stack:
+        row, depth = stack.pop()
+        nodes.append(_node(row, positions[row.id], depth, counts.get(row.id, 0)))
+        stack.extend((child, depth + 1) for child in reversed(_live(children[row.id])))
+    undo, redo = history.last_undoable(session, doc.id), history.first_redoable(session, doc.id)
+    return DocumentView(
+        id=doc.id,
+        title=doc.title,
+        language=doc.language,
+        codec_name=doc.codec_name,
+        codec_dim=doc.codec_dim,
+        created_at=doc.created_at,
+        updated_at=doc.updated_at,
+        version=doc.version,
+        deleted=doc.deleted_at is not None,
+        nodes=tuple(nodes),
+        undo_action=undo.action if undo else None,
+        redo_action=redo.action if redo else None,
+    )
+
+
+def _live(rows: list) -> list:
+    return [row for row in rows if not row.deleted]
+
+
+def _variant_counts(session: Session, document_id: int) -> dict[int, int]:
+    rows = session.execute(
+        select(Variant.node_id, func.count())
+        .join(Node, Variant.node_id == Node.id)
+        .where(Node.document_id == document_id)
+        .group_by(Variant.node_id)
+    )
+    return {node_id: count for node_id, count in rows}
+
+
+def node_view(session: Session, node: Node) -> NodeView:
+    """One node's view: its index among live siblings, its depth, its variant count."""
+    session.flush()
+    same_parent = (
+        Node.parent_id.is_(None) if node.parent_id is None else Node.parent_id == node.parent_id
+    )
+    position = session.scalar(
+        select(func.count()).where(
+            Node.document_id == node.document_id,
+            same_parent,
+            Node.deleted.is_(False),
+            or_(
+                Node.position_key < node.position_key,
+                and_(Node.position_key == node.position_key, Node.id < node.id),
+            ),
+        )
+    )
+    depth, parent_id = 0, node.parent_id
+    while parent_id is not None:
+        depth += 1
+        parent_id = session.scalar(select(Node.parent_id).where(Node.id == parent_id))
+    count = session.scalar(select(func.count()).where(Variant.node_id == node.id))
+    return _node(node, position or 0, depth, count or 0)
+
+
+def summary(doc: Document, node_count: int) -> DocumentSummary:
+    return DocumentSummary(
+        id=doc.id,
+        title=doc.title,
+        language=doc.language,
+        codec_name=doc.codec_name,
+        codec_dim=doc.codec_dim,
+        created_at=doc.created_at,
+        updated_at=doc.updated_at,
+        version=doc.version,
+        node_count=node_count,
+        deleted=doc.deleted_at is not None,
+    )
+
+
+def variant_view(variant: Variant) -> VariantView:
+    return VariantView(
+        id=variant.id,
+        node_id=variant.node_id,
+        text=variant.text,
+        embedding=decode_embedding(variant.embedding, variant.embedding_dtype),
+        language=variant.language,
+        score=variant.score,
+        created_at=variant.created_at,
+        accepted=variant.accepted,
+    )
+
+
+def revision_view(revision: Revision, status: ChangeStatus) -> RevisionView:
+    return RevisionView(
+        id=revision.id,
+        node_id=revision.node_id,
+        action=revision.action,
+        text=revision.text,
+        language=revision.language,
+        embedding=decode_embedding(revision.embedding, revision.embedding_dtype),
+        origin=revision.origin,
+        state=state_of(revision.locked, revision.stale),
+        edited=revision.edited,
+        deleted=revision.deleted,
+        created_at=revision.created_at,
+        status=status.value,
+    )
