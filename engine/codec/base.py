@@ -24,6 +24,29 @@ class UnsupportedLanguageError(CodecError, ValueError):
     """The codec cannot read or write the requested language."""
 
 
+class SentenceTooLongError(CodecError, ValueError):
+    """A sentence exceeds the encoder's token limit and the codec was told not to truncate."""
+
+
+def default_device_dtype(
+    device: str | torch.device | None = None, dtype: torch.dtype | None = None
+) -> tuple[torch.device, torch.dtype]:
+    """Pick where a codec runs: CUDA in bf16 (fp16 on older cards) when present, else CPU fp32.
+
+    Half precision halves memory and is how SONAR is served on GPUs; on a CPU it is slow
+    and lossy, so fp32 is the CPU default.
+    """
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(device)
+    if dtype is None:
+        if device.type == "cuda":
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        else:
+            dtype = torch.float32
+    return device, dtype
+
+
 @runtime_checkable
 class ConceptCodec(Protocol):
     name: str
