@@ -66,8 +66,8 @@ def _render(doc: DocumentView, *, markdown: bool) -> str:
 
 
 def to_json(doc: DocumentView) -> str:
-    """The whole document as JSON; embeddings are base64 little-endian bytes + dtype, so
-    they round-trip bit-exact (`numpy.frombuffer(base64.b64decode(data), "<" + dtype)`)."""
+    """The whole document as JSON; embeddings are base64 little-endian bytes + a NumPy dtype
+    string, bit-exact: `numpy.frombuffer(base64.b64decode(e["base64"]), e["dtype"])`."""
     children: dict[int | None, list[NodeView]] = defaultdict(list)
     for node in doc.nodes:
         children[node.parent_id].append(node)
@@ -76,7 +76,7 @@ def to_json(doc: DocumentView) -> str:
         embedding = None
         if node.embedding is not None:
             embedding = {
-                "dtype": node.embedding.dtype.name,
+                "dtype": node.embedding.dtype.newbyteorder("<").str,  # e.g. "<f4"
                 "dim": int(node.embedding.shape[0]),
                 "base64": base64.b64encode(node.embedding.tobytes()).decode("ascii"),
             }

@@ -492,7 +492,7 @@ class DocumentStore:
                 .join(Change, Revision.change_id == Change.id)
                 .where(Revision.node_id == node_id, Revision.action != history.SHIFT)
                 .order_by(Change.seq, Revision.id)
-            ).tuples()
+            )
             return [views.revision_view(revision, status) for revision, status in rows]
 
         return self._read_tx(work)

@@ -1,0 +1,306 @@
+"""DocumentStore round trips and per-action behaviour on a real database."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+from storage_helpers import DIM, emb, sample_tree
+
+from storage import (
+    ConflictError,
+    DocumentStore,
+    InvalidMoveError,
+    Kind,
+    LockedError,
+    NewNode,
+    NewVariant,
+    NothingToUndoError,
+    Origin,
+    State,
+)
+
+TEXT = """# Introduction
+
+Concepts are sentences. Models predict the next one.
+
+Short.
+
+# Plan
+
+- Explain diffusion.
+"""
+
+
+def create(store: DocumentStore, nodes=None, title: str = "Draft"):  # noqa: ANN001
+    nodes = sample_tree() if nodes is None else nodes
+    return store.create_document(
+        title, nodes, language="eng_Latn", codec_name="test", codec_dim=DIM
+    )
+
+
+def sentence(doc, text: str):  # noqa: ANN001
+    return next(n for n in doc.nodes if n.text == text)
+
+
+def test_tree_is_stored_in_reading_order_and_exports_as_its_markdown(store: DocumentStore) -> None:
+    doc = create(store)
+    kinds = [(n.kind, n.depth, n.position) for n in doc.nodes]
+    assert kinds == [
+        (Kind.SECTION, 0, 0),
+        (Kind.PARAGRAPH, 1, 0),
+        (Kind.SENTENCE, 2, 0),
+        (Kind.SENTENCE, 2, 1),
+        (Kind.PARAGRAPH, 1, 1),
+        (Kind.SENTENCE, 2, 0),
+        (Kind.SECTION, 0, 1),
+        (Kind.OUTLINE, 1, 0),
+    ]
+    assert store.export_markdown(doc.id) == TEXT
+    assert store.export_text(doc.id) == TEXT.replace("# ", "")
+    reread = store.get_document(doc.id)
+    assert [n.text for n in reread.nodes] == [n.text for n in doc.nodes]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_embeddings_round_trip_bit_exact(store: DocumentStore, dtype: str) -> None:
+    vectors = [emb(i, dtype=dtype) for i in range(3)]
+    vectors[0][0] = np.finfo(dtype).tiny  # a subnormal-adjacent extreme survives too
+    nodes = [NewNode("sentence", f"S{i}.", v) for i, v in enumerate(vectors)]
+    doc = create(store, nodes)
+    stored = [n.embedding for n in store.get_document(doc.id).sentences()]
+    for original, back in zip(vectors, stored, strict=True):
+        assert back.dtype == original.dtype
+        assert back.tobytes() == original.tobytes()
+    exported = json.loads(store.export_json(doc.id))
+    for original, node in zip(vectors, exported["nodes"], strict=True):
+        data = base64.b64decode(node["embedding"]["base64"])
+        assert np.frombuffer(data, node["embedding"]["dtype"]).tobytes() == (original.tobytes())
+
+
+def test_raw_float32_bytes_are_accepted(store: DocumentStore) -> None:
+    vector = emb(9)
+    doc = create(store, [NewNode("sentence", "Raw.", vector.tobytes())])
+    assert doc.nodes[0].embedding.tobytes() == vector.tobytes()
+
+
+def test_library_rename_soft_delete_restore_and_purge(store: DocumentStore) -> None:
+    first, second = create(store, title="First"), create(store, title="Second")
+    assert [d.title for d in store.list_documents()] == ["Second", "First"]
+    assert {d.id: d.node_count for d in store.list_documents()} == {first.id: 8, second.id: 8}
+    renamed = store.rename_document(first.id, "  Renamed ", expected_version=first.version)
+    assert renamed.title == "Renamed"
+    with pytest.raises(ConflictError):
+        store.rename_document(first.id, "Again", expected_version=first.version)
+    store.delete_document(second.id)
+    assert [d.id for d in store.list_documents()] == [first.id]
+    assert store.list_documents(include_deleted=True)[0].deleted
+    store.restore_document(second.id)
+    assert store.get_document(second.id).nodes[2].text == "Concepts are sentences."
+    store.purge_document(second.id)
+    assert [d.id for d in store.list_documents(include_deleted=True)] == [first.id]
+
+
+def test_edit_keeps_history_and_undo_redo_restore_exactly(store: DocumentStore) -> None:
+    doc = create(store)
+    node = sentence(doc, "Short.")
+    edited = store.edit_text(node.id, "Brief.", expected_version=node.version, embedding=emb(7))
+    assert (edited.text, edited.edited, edited.state) == ("Brief.", True, State.OK)
+    assert store.get_document(doc.id).undo_action == "edit_text"
+    store.undo(doc.id)
+    back = store.get_document(doc.id).node(node.id)
+    assert back.text == "Short." and back.embedding.tobytes() == emb(3).tobytes()
+    assert store.get_document(doc.id).redo_action == "edit_text"
+    store.redo(doc.id)
+    assert store.get_document(doc.id).node(node.id).text == "Brief."
+    history = store.node_history(node.id)
+    assert [(r.action, r.text, r.status) for r in history] == [
+        ("create", "Short.", "applied"),
+        ("edit_text", "Brief.", "applied"),
+    ]
+    store.undo(doc.id)
+    with pytest.raises(NothingToUndoError):
+        store.undo(doc.id)  # the created tree is where history starts
+
+
+def test_new_change_after_undo_discards_redo_but_keeps_the_text(store: DocumentStore) -> None:
+    doc = create(store)
+    node = sentence(doc, "Short.")
+    node = store.edit_text(node.id, "One.", expected_version=node.version)
+    assert node.state is State.STALE  # text changed, no new concept given
+    store.undo(doc.id)
+    node = store.get_document(doc.id).node(node.id)
+    store.edit_text(node.id, "Two.", expected_version=node.version)
+    with pytest.raises(NothingToUndoError):
+        store.redo(doc.id)
+    assert [r.status for r in store.node_history(node.id)] == ["applied", "discarded", "applied"]
+    assert store.node_history(node.id)[1].text == "One."
+
+
+def test_two_tabs_editing_one_node_conflict_instead_of_losing_an_update(
+    store: DocumentStore,
+) -> None:
+    doc = create(store)
+    node = sentence(doc, "Short.")
+    store.edit_text(node.id, "Tab one.", expected_version=node.version)
+    with pytest.raises(ConflictError, match="changed elsewhere") as error:
+        store.edit_text(node.id, "Tab two.", expected_version=node.version)
+    assert (error.value.expected, error.value.actual) == (node.version, node.version + 1)
+    assert store.get_document(doc.id).node(node.id).text == "Tab one."
+
+
+def test_insert_move_indent_outdent_and_their_undo(store: DocumentStore) -> None:
+    doc = create(store)
+    first_paragraph = doc.nodes[1]
+    new = store.insert_node(
+        doc.id, NewNode("sentence", "Inserted.", emb(5)), parent_id=first_paragraph.id, position=1
+    )
+    assert new.position == 1 and new.depth == 2
+    texts = lambda: [n.text for n in store.get_document(doc.id).sentences()]  # noqa: E731
+    assert texts()[:3] == ["Concepts are sentences.", "Inserted.", "Models predict the next one."]
+    moved = store.move_up(new.id, expected_version=new.version)
+    assert moved.position == 0 and texts()[0] == "Inserted."
+    with pytest.raises(InvalidMoveError, match="already the first"):
+        store.move_up(new.id, expected_version=moved.version)
+    second_paragraph = doc.nodes[4]
+    indented = store.indent(second_paragraph.id, expected_version=second_paragraph.version)
+    assert indented.parent_id == first_paragraph.id and indented.position == 3
+    outdented = store.outdent(indented.id, expected_version=indented.version)
+    assert outdented.parent_id == doc.nodes[0].id and outdented.position == 1
+    before = store.export_markdown(doc.id)
+    section = doc.nodes[0]
+    with pytest.raises(InvalidMoveError, match="itself"):
+        store.move_node(section.id, parent_id=first_paragraph.id, position=0, expected_version=None)
+    store.move_node(section.id, parent_id=None, position=1, expected_version=None)
+    assert store.export_markdown(doc.id).startswith("# Plan")
+    store.undo(doc.id)
+    assert store.export_markdown(doc.id) == before
+    for _ in range(4):  # outdent, indent, move up, insert
+        store.undo(doc.id)
+    assert store.export_markdown(doc.id) == TEXT
+
+
+def test_many_inserts_at_one_place_renumber_siblings_and_undo_restores_order(
+    store: DocumentStore,
+) -> None:
+    doc = create(store, [NewNode("sentence", "First."), NewNode("sentence", "Last.")])
+    for i in range(45):  # halving the key gap 45 times forces a renumbering
+        store.insert_node(doc.id, NewNode("sentence", f"In {i}."), position=1)
+    texts = [n.text for n in store.get_document(doc.id).nodes]
+    assert texts == ["First.", *[f"In {i}." for i in reversed(range(45))], "Last."]
+    assert [n.position for n in store.get_document(doc.id).nodes] == list(range(47))
+    for _ in range(45):
+        store.undo(doc.id)
+    assert [n.text for n in store.get_document(doc.id).nodes] == ["First.", "Last."]
+
+
+def test_soft_delete_hides_a_subtree_and_restore_brings_it_back(store: DocumentStore) -> None:
+    doc = create(store)
+    section = doc.nodes[0]
+    store.delete_node(section.id, expected_version=section.version)
+    assert [n.text for n in store.get_document(doc.id).nodes] == ["Plan", "Explain diffusion."]
+    assert [n.id for n in store.deleted_nodes(doc.id)] == [section.id]
+    store.restore_node(section.id)
+    assert store.export_markdown(doc.id) == TEXT
+    store.delete_node(section.id, expected_version=None)
+    store.undo(doc.id)
+    assert store.export_markdown(doc.id) == TEXT
+
+
+def test_locked_nodes_refuse_content_changes_until_unlocked(store: DocumentStore) -> None:
+    doc = create(store)
+    node = sentence(doc, "Models predict the next one.")
+    locked = store.lock_node(node.id, expected_version=node.version)
+    assert locked.state is State.LOCKED and locked.locked
+    with pytest.raises(LockedError, match="unlock"):
+        store.edit_text(node.id, "No.", expected_version=locked.version)
+    with pytest.raises(LockedError, match="locked"):
+        store.delete_node(doc.nodes[0].id, expected_version=None)  # contains the locked node
+    moved = store.move_up(node.id, expected_version=locked.version)  # moving is allowed
+    unlocked = store.unlock_node(node.id, expected_version=moved.version)
+    assert unlocked.state is State.OK
+    assert store.edit_text(node.id, "Yes.", expected_version=unlocked.version).text == "Yes."
+
+
+def test_variants_are_kept_and_accepting_one_is_undoable(store: DocumentStore) -> None:
+    doc = create(store)
+    node = sentence(doc, "Short.")
+    variants = store.add_variants(
+        node.id, [NewVariant(f"Alt {i}.", emb(100 + i), score=0.5 + i / 10) for i in range(4)]
+    )
+    assert [v.text for v in store.list_variants(node.id)] == [f"Alt {i}." for i in range(4)]
+    assert store.get_document(doc.id).node(node.id).variant_count == 4
+    accepted = store.accept_variant(node.id, variants[2].id, expected_version=node.version)
+    assert (accepted.text, accepted.origin, accepted.edited) == ("Alt 2.", Origin.GENERATED, False)
+    assert accepted.embedding.tobytes() == emb(102).tobytes()
+    assert [v.accepted for v in store.list_variants(node.id)] == [False, False, True, False]
+    store.undo(doc.id)
+    assert store.get_document(doc.id).node(node.id).text == "Short."
+    assert len(store.list_variants(node.id)) == 4  # alternatives stay after undo
+
+
+def test_translation_cache_follows_the_concept_revision(store: DocumentStore) -> None:
+    doc = create(store)
+    node = sentence(doc, "Short.")
+    assert store.get_translation(node.id, "fra_Latn") is None
+    store.put_translation(node.id, "fra_Latn", "Court.", expected_version=node.version)
+    assert store.get_translation(node.id, "fra_Latn") == "Court."
+    assert store.get_translations(doc.id, "fra_Latn") == {node.id: "Court."}
+    edited = store.set_embedding(node.id, emb(50), expected_version=node.version)
+    assert store.get_translation(node.id, "fra_Latn") is None  # a new concept
+    with pytest.raises(ConflictError):  # a decoding of the old concept is not cached
+        store.put_translation(node.id, "fra_Latn", "Vieux.", expected_version=node.version)
+    store.undo(doc.id)
+    assert store.get_translation(node.id, "fra_Latn") == "Court."  # the old concept again
+    assert edited.version > node.version
+
+
+def test_replace_with_translation_keeps_the_concept(store: DocumentStore) -> None:
+    doc = create(store)
+    node = sentence(doc, "Short.")
+    replaced = store.replace_with_translation(
+        node.id, "Court.", language="fra_Latn", expected_version=node.version
+    )
+    assert (replaced.text, replaced.language, replaced.origin) == (
+        "Court.",
+        "fra_Latn",
+        Origin.TRANSLATED,
+    )
+    assert replaced.embedding.tobytes() == node.embedding.tobytes()
+
+
+def test_insert_nodes_adds_a_subtree_in_one_undo_step(store: DocumentStore) -> None:
+    doc = create(store)
+    outline = sentence(doc, "Explain diffusion.")
+    added = store.insert_nodes(
+        doc.id,
+        [NewNode("sentence", f"Step {i}.", emb(60 + i), origin="generated") for i in range(5)],
+        parent_id=outline.id,
+    )
+    assert [n.position for n in added] == list(range(5))
+    assert store.export_markdown(doc.id).endswith(
+        "- Explain diffusion.\n\n  Step 0. Step 1. Step 2. Step 3. Step 4.\n"
+    )
+    store.undo(doc.id)
+    assert store.export_markdown(doc.id) == TEXT
+
+
+def test_schema_is_at_head_and_reopening_is_harmless(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from storage.models import Base
+
+    DocumentStore(db_url).close()
+    store = DocumentStore(db_url, upgrade=False)
+    store.upgrade()  # again: nothing to do
+    store.close()
+    engine = create_engine(db_url)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        assert context.get_current_revision() == "0001"
+        assert compare_metadata(context, Base.metadata) == []
+    engine.dispose()
