@@ -1,0 +1,255 @@
+"""Text -> paragraphs -> sentences, capped in length: the first step of the LCM pipeline.
+
+Sentence boundaries come from SaT ("Segment any Text", wtpsplit) when its model is in
+the local Hugging Face cache, else from spaCy's rule-based sentencizer for the language
+(Japanese, whose spaCy tokenizer needs SudachiPy, gets a punctuation rule instead).
+Whether SaT is available is decided once, from the cache alone: nothing here waits on
+a network. Then the paper's *capping*: a sentence longer than `max_chars` is re-split
+at the best boundary it has (punctuation, then whitespace, then between CJK
+characters), because SONAR round-trips long sentences badly.
+
+Every piece is a whitespace-stripped substring of the input, in order, so no text is
+ever lost or reordered: joining the pieces gives the input back up to whitespace.
+Sentences never cross a paragraph break or a Markdown heading line.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+from typing import Any, Literal
+
+SAT_MODEL = "segment-any-text/sat-3l-sm"
+SAT_TOKENIZER = "facebookAI/xlm-roberta-base"
+DEFAULT_MAX_CHARS = 200
+
+Method = Literal["auto", "sat", "spacy"]
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]|$)")
+# Japanese (and a fallback for any language): a sentence ends after 。！？!? or a
+# full-width period, plus any closing quotes/brackets that follow.
+_PUNCT_END = re.compile(r"[。！？!?．]+[」』）)\"”’]*")
+
+
+# Scripts whose languages all segment like Chinese or Japanese (Cantonese is yue_Hant).
+_SCRIPT_TO_SPACY = {"Hans": "zh", "Hant": "zh", "Jpan": "ja"}
+
+
+class SegmentationError(ValueError):
+    """A segmentation request that cannot be served (the message says why)."""
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Blank-line separated paragraphs, stripped, empty ones dropped.
+
+    A Markdown heading line ("# Title", up to "###### Title") is always a paragraph of
+    its own, verbatim with its '#' marks, even when no blank line follows it: detect it
+    with `heading_level(paragraph)`.
+    """
+    return [text[a:b] for a, b in _paragraph_spans(text)]
+
+
+def heading_level(paragraph: str) -> int:
+    """1-6 for a Markdown heading paragraph ("## Plan" -> 2), 0 for ordinary text."""
+    match = _HEADING.match(paragraph)
+    return len(match.group(1)) if match else 0
+
+
+def split_sentences(
+    text: str,
+    lang: str | None = None,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    method: Method = "auto",
+) -> list[str]:
+    """Sentences of `text`, none longer than `max_chars` unless it is a single word.
+
+    lang: a SONAR code ("fra_Latn") or ISO 639-1 code ("fr"); None detects it.
+    method: "auto" (SaT when cached locally, else spaCy), "sat" or "spacy".
+    """
+    if max_chars < 1:
+        raise SegmentationError(f"max_chars must be at least 1, got {max_chars}.")
+    spans = _paragraph_spans(text)
+    if not spans:
+        return []
+    sentences = _sentence_spans(text, spans, lang, method)
+    return [text[a:b] for start, end in sentences for a, b in _cap(text, start, end, max_chars)]
+
+
+def sat_available() -> bool:
+    """Whether SaT's model and tokenizer are in the local Hugging Face cache (no network)."""
+    return _sat() is not None
+
+
+# -- paragraphs ----------------------------------------------------------------------
+
+
+def _paragraph_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for block in _split_on(text, _PARAGRAPH_BREAK, 0, len(text)):
+        start = block[0]
+        # heading lines become their own spans
+        for line in re.finditer(r"[^\n]*(?:\n|$)", text[block[0] : block[1]]):
+            if _HEADING.match(line.group().strip("\n")) and line.group().strip():
+                a, b = block[0] + line.start(), block[0] + line.end()
+                spans += [_strip(text, start, a), _strip(text, a, b)]
+                start = b
+        spans.append(_strip(text, start, block[1]))
+    return [s for s in spans if s[0] < s[1]]
+
+
+def _split_on(text: str, pattern: re.Pattern, start: int, end: int) -> list[tuple[int, int]]:
+    out, pos = [], start
+    for m in pattern.finditer(text, start, end):
+        out.append((pos, m.start()))
+        pos = m.end()
+    out.append((pos, end))
+    return out
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+# -- sentences -----------------------------------------------------------------------
+
+
+def _sentence_spans(
+    text: str, paragraphs: list[tuple[int, int]], lang: str | None, method: Method
+) -> list[tuple[int, int]]:
+    if method not in ("auto", "sat", "spacy"):
+        raise SegmentationError(f"method must be 'auto', 'sat' or 'spacy', not {method!r}.")
+    sat = _sat() if method in ("auto", "sat") else None
+    if method == "sat" and sat is None:
+        raise SegmentationError(
+            f"SaT is not available: its model ({SAT_MODEL}) and tokenizer ({SAT_TOKENIZER}) "
+            "are not in the local Hugging Face cache. Download them where there is network "
+            "(e.g. `huggingface-cli download segment-any-text/sat-3l-sm`) or use spaCy."
+        )
+    chunks = [text[a:b] for a, b in paragraphs]
+    if sat is not None:
+        found = list(sat.split(chunks))
+        pairs = zip(paragraphs, found, strict=True)
+        return [s for (a, b), pieces in pairs for s in _align(text, a, b, pieces)]
+    iso = _iso_code(text, lang)
+    if iso == "ja":
+        return [s for a, b in paragraphs for s in _punct_spans(text, a, b)]
+    nlp = _spacy(iso)
+    out = []
+    for (a, _), doc in zip(paragraphs, nlp.pipe(chunks), strict=True):
+        out += [_strip(text, a + s.start_char, a + s.end_char) for s in doc.sents]
+    return [s for s in out if s[0] < s[1]]
+
+
+def _align(text: str, start: int, end: int, pieces: list[str]) -> list[tuple[int, int]]:
+    """Spans of a segmenter's `pieces` in text[start:end]; unmatched text is kept, not lost."""
+    bounds, pos = [], start
+    for piece in map(str.strip, pieces):
+        found = text.find(piece, pos, end) if piece else -1
+        if found >= 0:
+            pos = found + len(piece)
+            bounds.append(pos)
+    return _spans_between(text, start, end, bounds)
+
+
+def _punct_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    ends = [m.end() for m in _PUNCT_END.finditer(text, start, end)]
+    return _spans_between(text, start, end, ends)
+
+
+def _spans_between(text: str, start: int, end: int, bounds: list[int]) -> list[tuple[int, int]]:
+    cuts = [start, *(b for b in bounds if start < b < end), end]
+    return [s for a, b in zip(cuts, cuts[1:], strict=False) if (s := _strip(text, a, b))[0] < s[1]]
+
+
+def _iso_code(text: str, lang: str | None) -> str:
+    """spaCy language code for a SONAR/ISO `lang`, detected from `text` when None."""
+    from engine.lang import detect_language, languages, to_sonar
+
+    sonar = to_sonar(lang) if lang else detect_language(text[:2000])
+    script = sonar.split("_")[1]
+    return _SCRIPT_TO_SPACY.get(script) or languages()[sonar].iso639_1 or "xx"
+
+
+@cache
+def _spacy(iso: str) -> Any:
+    """Blank spaCy pipeline + sentencizer, one per language; "xx" when spaCy lacks it."""
+    import spacy
+
+    try:
+        nlp = spacy.blank(iso)
+    except (ImportError, LookupError):  # unknown to spaCy, or needs an extra package
+        nlp = spacy.blank("xx")
+    nlp.add_pipe("sentencizer")
+    nlp.max_length = 10**8  # only the tokenizer and sentencizer run: memory stays small
+    return nlp
+
+
+@cache
+def _sat() -> Any:
+    """The SaT model when it and its tokenizer are cached locally, else None (decided once)."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        model_dir = snapshot_download(SAT_MODEL, local_files_only=True)
+        tokenizer_dir = snapshot_download(SAT_TOKENIZER, local_files_only=True)
+    except (LocalEntryNotFoundError, OSError, ValueError):
+        return None
+    from wtpsplit import SaT
+
+    # Local directories: wtpsplit and transformers never contact the hub for them.
+    return SaT(model_dir, tokenizer_name_or_path=tokenizer_dir, hub_prefix=None)
+
+
+# -- capping -------------------------------------------------------------------------
+
+
+def _is_cjk(ch: str) -> bool:
+    return _is_wide(ch) and ch.isalnum()
+
+
+def _is_wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in ("W", "F")
+
+
+def _is_break_punct(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Po", "Pd", "Pe", "Pf")
+
+
+def _cap(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
+    """Cut [start, end) into stripped spans of at most max_chars (a longer word stays)."""
+    out = []
+    while end - start > max_chars:
+        cut = _best_cut(text, start, min(end, start + max_chars + 1), max_chars)
+        if cut is None:  # a single overlong word: keep it whole up to the next space
+            cut = start
+            while cut < end and not text[cut].isspace():
+                cut += 1
+        out.append(_strip(text, start, cut))
+        start = _strip(text, cut, end)[0]
+    out.append((start, end))
+    return [s for s in out if s[0] < s[1]]
+
+
+def _best_cut(text: str, start: int, limit: int, max_chars: int) -> int | None:
+    """Cut position in (start, limit]: punctuation, else whitespace, else between CJK."""
+    punct = space = cjk = None
+    for i in range(start + 1, limit):
+        prev, ch = text[i - 1], text[i]
+        if ch.isspace():
+            space = i
+            if _is_break_punct(prev):
+                punct = i
+        elif _is_break_punct(prev) and (_is_cjk(ch) or _is_wide(prev)):
+            punct = i
+        elif _is_cjk(prev) and _is_cjk(ch):
+            cjk = i
+    if punct is not None and punct - start > max_chars // 3:
+        return punct
+    return space or punct or cjk
