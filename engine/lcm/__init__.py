@@ -1,0 +1,54 @@
+"""Large Concept Models in plain PyTorch: Base-LCM, One-Tower and Two-Tower diffusion LCMs.
+
+Imports only torch, numpy and safetensors, so it runs on a bare GPU box.
+
+    lcm = load_lcm("demo")                       # or a checkpoint directory
+    lcm.sample_next(context, num_samples=4, seed=0, guidance_scale=3.0)  # [4, dim]
+    lcm.generate(context, max_concepts=32, seed=0)                        # [M, dim]
+    lcm.loss(concepts, mask, loss_mask=None)                              # training
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .base_lcm import BaseLCM
+from .checkpoint import LCMCheckpointError, LCMNotFoundError
+from .config import DiffusionConfig, GenerationConfig, LCMConfig, SamplerConfig, preset
+from .model import ConceptModel, build_model
+from .normalizer import Normalizer
+from .one_tower import OneTowerLCM
+from .two_tower import TwoTowerLCM
+
+DEMO_PATH = Path(__file__).resolve().parents[2] / "assets" / "demo" / "lcm"
+
+
+def load_lcm(name_or_path: str | Path, device: str | torch.device | None = None) -> ConceptModel:
+    """A trained LCM in eval mode: "demo" (the bundled model) or a checkpoint directory.
+    device=None picks CUDA when present."""
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if str(name_or_path) == "demo":
+        hint = "; run `make demo-assets` to build the bundled demo models"
+        return ConceptModel.from_pretrained(DEMO_PATH, device, hint=hint)
+    return ConceptModel.from_pretrained(name_or_path, device)
+
+
+__all__ = [
+    "BaseLCM",
+    "ConceptModel",
+    "DiffusionConfig",
+    "GenerationConfig",
+    "LCMCheckpointError",
+    "LCMConfig",
+    "LCMNotFoundError",
+    "Normalizer",
+    "OneTowerLCM",
+    "SamplerConfig",
+    "TwoTowerLCM",
+    "build_model",
+    "load_lcm",
+    "preset",
+]

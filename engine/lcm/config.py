@@ -1,0 +1,162 @@
+"""Dataclass configs for every LCM and the named presets.
+
+One `LCMConfig` describes a whole model (architecture, diffusion training, sampling and
+generation defaults) and is what `config.json` of a checkpoint holds, so a checkpoint can
+be rebuilt without the code that trained it knowing anything else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+MODEL_TYPES = ("base_lcm", "two_tower", "one_tower")
+
+
+@dataclass
+class DiffusionConfig:
+    """How diffusion LCMs are noised and trained (ignored by Base-LCM)."""
+
+    num_train_steps: int = 100
+    schedule: str = "cosine"  # cosine | quadratic | sigmoid | linear
+    beta_start: float = 0.0001  # quadratic / linear only
+    beta_end: float = 0.02
+    sigmoid_alpha: float = 1.5  # sigmoid: alpha_bar(t) = sigmoid(beta - alpha * logit(t))
+    sigmoid_beta: float = -1.0
+    zero_terminal_snr: bool = True
+    prediction: str = "sample"  # sample (clean x0) | epsilon | v_prediction
+    timestep_sampling: str = "uniform"  # uniform | beta
+    timestep_beta_a: float = 2.0  # beta sampling: Beta(a, b) mapped onto [0, T)
+    timestep_beta_b: float = 1.0
+    loss_weighting: str = "none"  # none | min_snr
+    min_snr_gamma: float = 5.0
+    cfg_dropout: float = 0.15  # probability that a position sees no context (for CFG)
+
+
+@dataclass
+class SamplerConfig:
+    """DDIM sampling defaults; every field can be overridden per call of sample_next."""
+
+    steps: int = 40
+    spacing: str = "trailing"  # trailing | leading | linspace
+    eta: float = 0.0
+    init_noise_scale: float = 0.6
+    guidance_scale: float = 3.0
+    guidance_rescale: float = 0.7
+    clip_sample: float | None = None  # clamp the predicted clean sample (normalised space)
+    clip_noise: float | None = None  # clamp every Gaussian draw to [-clip_noise, clip_noise]
+
+
+@dataclass
+class GenerationConfig:
+    """When `generate` stops continuing a document."""
+
+    eot_threshold: float = 0.9  # cosine to the end-of-text concept
+    repeat_threshold: float = 0.99  # cosine to an earlier concept; above 1 disables
+
+
+@dataclass
+class LCMConfig:
+    model_type: str = "two_tower"  # base_lcm | two_tower | one_tower
+    dim: int = 1024  # codec (concept) dimension
+    d_model: int = 2048
+    n_heads: int = 16
+    n_layers: int = 5  # Base-LCM / One-Tower body, or the Two-Tower contextualizer
+    n_denoiser_layers: int = 13  # Two-Tower only
+    ffn_multiple_of: int = 256  # SwiGLU width = 2/3 * 4 * d_model rounded up to this
+    rope_theta: float = 10000.0
+    norm_eps: float = 1e-5
+    dropout: float = 0.0
+    normalizer: str = "robust"  # robust (median, IQR/1.349) | standard (mean, std)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+
+    def __post_init__(self) -> None:
+        if self.model_type not in MODEL_TYPES:
+            raise ValueError(f"model_type must be one of {MODEL_TYPES}, got {self.model_type!r}")
+        if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
+            raise ValueError(
+                f"d_model ({self.d_model}) must split into n_heads ({self.n_heads}) heads "
+                "of even size (rotary embeddings rotate pairs of dimensions)"
+            )
+        if self.normalizer not in ("robust", "standard"):
+            raise ValueError(f"normalizer must be 'robust' or 'standard', got {self.normalizer!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LCMConfig:
+        """Inverse of to_dict; unknown keys raise a ValueError naming them."""
+        nested = {
+            "diffusion": DiffusionConfig,
+            "sampler": SamplerConfig,
+            "generation": GenerationConfig,
+        }
+        kwargs = dict(data)
+        for name, sub in nested.items():
+            if name in kwargs:
+                kwargs[name] = _build(sub, kwargs[name], name)
+        return _build(cls, kwargs, "LCMConfig")
+
+
+def _build(cls, data: dict[str, Any], where: str):
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown {where} field(s) {unknown}; known: {sorted(known)}")
+    return cls(**data)
+
+
+def _toy(dim: int = 16) -> LCMConfig:
+    return LCMConfig(
+        model_type="two_tower", dim=dim, d_model=32, n_heads=4, n_layers=2, n_denoiser_layers=2,
+        ffn_multiple_of=8,
+    )  # fmt: skip
+
+
+def _demo(dim: int = 512) -> LCMConfig:
+    # Sized so that sample_next (4 samples, 40 guided DDIM steps) stays well under 1 s on a
+    # 2-core CPU and a model trains in minutes there.
+    return LCMConfig(
+        model_type="two_tower", dim=dim, d_model=384, n_heads=6, n_layers=3, n_denoiser_layers=3,
+        ffn_multiple_of=64,
+    )  # fmt: skip
+
+
+def _two_tower_1_6b(dim: int = 1024) -> LCMConfig:
+    return LCMConfig(
+        model_type="two_tower", dim=dim, d_model=2048, n_heads=16, n_layers=5, n_denoiser_layers=13
+    )
+
+
+def _two_tower_7b(dim: int = 1024) -> LCMConfig:
+    return LCMConfig(
+        model_type="two_tower", dim=dim, d_model=4096, n_heads=32, n_layers=5, n_denoiser_layers=14
+    )
+
+
+def _base_1_6b(dim: int = 1024) -> LCMConfig:
+    return LCMConfig(
+        model_type="base_lcm", dim=dim, d_model=2048, n_heads=16, n_layers=32, n_denoiser_layers=0
+    )
+
+
+PRESETS = {
+    "toy": _toy,
+    "demo": _demo,
+    "two_tower_1.6b": _two_tower_1_6b,
+    "two_tower_7b": _two_tower_7b,
+    "base_1.6b": _base_1_6b,
+}
+
+
+def preset(name: str, **overrides: Any) -> LCMConfig:
+    """A named architecture; `overrides` replace top-level fields (e.g. dim=512,
+    model_type="base_lcm")."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown LCM preset {name!r}; choose one of {sorted(PRESETS)}")
+    config = PRESETS[name]()
+    return dataclasses.replace(config, **overrides) if overrides else config

@@ -1,0 +1,130 @@
+"""Concept-by-concept generation shared by all LCMs.
+
+The model reads the contexts once (`start`, filling its KV caches), then each new concept
+costs one `propose` (for diffusion: a DDIM run against the cached context) and one
+`append` (one position through the contextualizer). Contexts of different lengths are
+batched by left padding. Everything draws from one seeded generator, so a seed fixes the
+result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn.functional as F
+
+from .config import SamplerConfig
+
+if TYPE_CHECKING:
+    from .model import ConceptModel
+
+
+def sampler_options(defaults: SamplerConfig, options: dict[str, Any]) -> SamplerConfig:
+    known = {f.name for f in dataclasses.fields(SamplerConfig)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"unknown sampler option(s) {unknown}; known: {sorted(known)}")
+    return dataclasses.replace(defaults, **options)
+
+
+@contextmanager
+def inference(model: ConceptModel) -> Iterator[None]:
+    """Eval mode and no autograd for the duration, restoring the previous mode after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def _normalised(model: ConceptModel, context: torch.Tensor) -> torch.Tensor:
+    if not torch.is_tensor(context) or context.dim() != 2 or context.shape[1] != model.dim:
+        shape = tuple(context.shape) if torch.is_tensor(context) else type(context).__name__
+        raise ValueError(f"context must be a tensor [length, {model.dim}], got {shape}")
+    context = context.to(model.device, model.eot.dtype)
+    if not torch.isfinite(context).all():
+        raise ValueError("context contains NaN or infinite values")
+    return model.normalizer.normalize(context)
+
+
+def _left_padded(model: ConceptModel, contexts: list[torch.Tensor]):
+    """Normalised contexts as one left-padded batch [B, L, dim] and its validity mask."""
+    rows = [_normalised(model, c) for c in contexts]
+    length = max(r.shape[0] for r in rows)
+    x = torch.zeros(len(rows), length, model.dim, device=model.device, dtype=model.eot.dtype)
+    valid = torch.zeros(len(rows), length, dtype=torch.bool, device=model.device)
+    for b, row in enumerate(rows):
+        if row.shape[0]:
+            x[b, length - row.shape[0] :] = row
+            valid[b, length - row.shape[0] :] = True
+    return x, valid
+
+
+def _generator(model: ConceptModel, seed: int) -> torch.Generator:
+    return torch.Generator(device=model.device).manual_seed(int(seed))
+
+
+def sample_next(
+    model: ConceptModel, context: torch.Tensor, num_samples: int, seed: int, **options: Any
+) -> torch.Tensor:
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be at least 1, got {num_samples}")
+    sampler = sampler_options(model.config.sampler, options)
+    with inference(model):
+        x, valid = _left_padded(model, [context])
+        state = model.start(x, valid)
+        proposals = model.propose(state, num_samples, _generator(model, seed), sampler)
+        return model.normalizer.denormalize(proposals[0])
+
+
+def generate_batch(
+    model: ConceptModel,
+    contexts: list[torch.Tensor],
+    max_concepts: int,
+    seed: int,
+    eot_threshold: float | None = None,
+    repeat_threshold: float | None = None,
+    **options: Any,
+) -> list[torch.Tensor]:
+    """New concepts (raw space) for each context. A sequence stops before a concept whose
+    cosine to `model.eot` reaches eot_threshold, or to an earlier concept of the same
+    sequence reaches repeat_threshold (above 1: never); None takes config.generation's."""
+    if not contexts:
+        return []
+    if max_concepts < 0:
+        raise ValueError(f"max_concepts must be >= 0, got {max_concepts}")
+    defaults = model.config.generation
+    eot_threshold = defaults.eot_threshold if eot_threshold is None else eot_threshold
+    repeat_threshold = defaults.repeat_threshold if repeat_threshold is None else repeat_threshold
+    sampler = sampler_options(model.config.sampler, options)
+    generator = _generator(model, seed)
+    outputs: list[list[torch.Tensor]] = [[] for _ in contexts]
+    with inference(model):
+        x, valid = _left_padded(model, contexts)
+        history, history_valid = model.normalizer.denormalize(x), valid
+        state = model.start(x, valid)
+        done = torch.zeros(len(contexts), dtype=torch.bool, device=model.device)
+        for step in range(max_concepts):
+            new = model.propose(state, 1, generator, sampler)[:, 0]
+            raw = model.normalizer.denormalize(new)
+            stop = F.cosine_similarity(raw, model.eot[None], dim=-1) >= eot_threshold
+            if history.shape[1]:
+                similarity = F.cosine_similarity(raw[:, None], history, dim=-1)
+                similarity = similarity.masked_fill(~history_valid, -1.0)
+                stop |= similarity.max(dim=1).values >= repeat_threshold
+            done |= stop
+            for b in (~done).nonzero().flatten().tolist():
+                outputs[b].append(raw[b])
+            if done.all() or step == max_concepts - 1:
+                break
+            model.append(state, new)
+            history = torch.cat([history, raw[:, None]], dim=1)
+            history_valid = torch.cat([history_valid, ~done[:, None]], dim=1)
+    empty = torch.zeros(0, model.dim, device=model.device, dtype=model.eot.dtype)
+    return [torch.stack(rows) if rows else empty for rows in outputs]

@@ -1,0 +1,121 @@
+"""One-Tower diffusion LCM (paper section 2.3.3; the reference code never shipped it).
+
+A single causal transformer reads clean and noisy concepts interleaved,
+noisy_0, clean_0, noisy_1, clean_1, ...: a clean position sees the clean positions up to
+its own, a noisy position sees the clean positions before it and itself, never another
+noisy one. So the clean prefix is an ordinary KV cache and sampling runs only the noisy
+query against it. The timestep embedding is added to the noisy inputs. Training drops a
+noisy position's context with probability cfg_dropout for classifier-free guidance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from . import ddim
+from .blocks import (
+    KVCache,
+    TimestepEmbedding,
+    Transformer,
+    causal_mask,
+    extended,
+    ffn_hidden_dim,
+    positions_of,
+)
+from .config import LCMConfig, SamplerConfig
+from .model import ConceptModel
+from .schedules import NoiseSchedule
+
+
+@dataclass
+class OneTowerState:
+    caches: list[KVCache]  # keys/values of the clean positions
+    valid: torch.Tensor  # [B, S]
+
+
+class OneTowerLCM(ConceptModel):
+    model_type = "one_tower"
+
+    def __init__(self, config: LCMConfig) -> None:
+        super().__init__(config)
+        d = config.d_model
+        self.schedule = NoiseSchedule(config.diffusion)
+        self.prenet = nn.Linear(config.dim, d)
+        self.time_embed = TimestepEmbedding(d)
+        self.body = Transformer(
+            d, config.n_heads, config.n_layers, ffn_hidden_dim(d, config.ffn_multiple_of),
+            config.norm_eps, config.rope_theta, config.dropout,
+        )  # fmt: skip
+        self.postnet = nn.Linear(d, config.dim)
+
+    def loss(self, concepts, mask, loss_mask=None) -> torch.Tensor:
+        x, scored = self.prepare_batch(concepts, mask, loss_mask)
+        batch, length, _ = x.shape
+        t = self.schedule.sample_timesteps((batch, length), x.device)
+        noise = torch.randn_like(x)
+        noisy = self.prenet(self.schedule.add_noise(x, noise, t)) + self.time_embed(t)
+        sequence = torch.stack([noisy, self.prenet(x)], dim=2).flatten(1, 2)  # [B, 2L, d]
+        # Even indices are noisy, odd are clean; index // 2 is the concept position.
+        query = torch.arange(2 * length, device=x.device)[:, None]
+        key = torch.arange(2 * length, device=x.device)[None]
+        limit = torch.where(query % 2 == 0, query // 2 - 1, query // 2)  # last clean visible
+        allowed = (key % 2 == 1) & (key // 2 <= limit) & mask.repeat_interleave(2, dim=1)[:, None]
+        if self.training and self.config.diffusion.cfg_dropout > 0:
+            dropped = torch.rand(batch, length, device=x.device) < self.config.diffusion.cfg_dropout
+            no_context = torch.stack([dropped, torch.zeros_like(dropped)], dim=2).flatten(1, 2)
+            allowed = allowed & ~no_context[..., None]
+        allowed = allowed | (key == query)
+        out = self.body(sequence, positions_of(mask).repeat_interleave(2, dim=1), allowed[:, None])
+        pred = self.postnet(out[:, 0::2])
+        per_position = (pred - self.schedule.target(x, noise, t)).pow(2).mean(dim=-1)
+        per_position = per_position * self.schedule.loss_weight(t)
+        return (per_position * scored).sum() / scored.sum().clamp(min=1)
+
+    def start(self, x: torch.Tensor, valid: torch.Tensor) -> OneTowerState:
+        caches = self.body.new_caches()
+        if valid.shape[1]:
+            self.body(self.prenet(x), positions_of(valid), causal_mask(valid, x.shape[1]), caches)
+        return OneTowerState(caches, valid)
+
+    def append(self, state: OneTowerState, x: torch.Tensor) -> None:
+        state.valid = extended(state.valid)
+        position = positions_of(state.valid)[:, -1:]
+        self.body(self.prenet(x[:, None]), position, causal_mask(state.valid, 1), state.caches)
+
+    def propose(
+        self,
+        state: OneTowerState,
+        num_samples: int,
+        generator: torch.Generator,
+        options: SamplerConfig,
+    ) -> torch.Tensor:
+        batch = state.valid.shape[0]
+        guided = options.guidance_scale != 1.0
+
+        def expand(t: torch.Tensor) -> torch.Tensor:
+            return ddim.sampling_rows(t, num_samples, guided)
+
+        caches = [cache.map(expand) for cache in state.caches]
+        keys = extended(state.valid)
+        mask = expand(keys)[:, None, None, :]  # clean context, then the noisy query itself
+        if guided:  # the unconditional half sees only itself
+            mask[batch * num_samples :, ..., :-1] = False
+        position = expand(state.valid.sum(dim=1, keepdim=True))
+
+        def predict(x_t: torch.Tensor, t: int) -> torch.Tensor:
+            steps = torch.full((1, 1), t, device=x_t.device)  # one timestep, broadcast
+            h = self.prenet(x_t[:, None]) + self.time_embed(steps)
+            return self.postnet(self.body(h, position, mask, caches, store=False))[:, 0]
+
+        samples = ddim.sample(
+            ddim.with_guidance(predict, guided),
+            (batch * num_samples, self.dim),
+            self.schedule,
+            options,
+            generator,
+            self.device,
+        )
+        return samples.view(batch, num_samples, self.dim)

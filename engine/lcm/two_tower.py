@@ -1,0 +1,162 @@
+"""Two-Tower diffusion LCM (paper section 2.3.4).
+
+The *contextualizer* is a causal transformer over the clean context. The *denoiser* turns
+a noisy next concept into a clean one; each of its layers attends to itself only, then
+cross-attends to [zero vector, contextualizer outputs of earlier positions], then runs a
+feed-forward, all AdaLN-zero modulated by the diffusion timestep. Training drops a
+position's context with probability cfg_dropout (it then sees only the zero vector), which
+makes the same network the unconditional model of classifier-free guidance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from . import ddim
+from .blocks import (
+    DenoiserBlock,
+    KVCache,
+    RMSNorm,
+    TimestepEmbedding,
+    Transformer,
+    causal_mask,
+    extended,
+    ffn_hidden_dim,
+    positions_of,
+)
+from .config import LCMConfig, SamplerConfig
+from .model import ConceptModel
+from .schedules import NoiseSchedule
+
+KV = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class TwoTowerState:
+    caches: list[KVCache]  # contextualizer self-attention
+    valid: torch.Tensor  # [B, S] real context positions
+    memory_kv: list[KV]  # per denoiser layer: cross-attention keys/values of [zero, h_0..]
+    memory_valid: torch.Tensor  # [B, S + 1]
+
+
+class TwoTowerLCM(ConceptModel):
+    model_type = "two_tower"
+
+    def __init__(self, config: LCMConfig) -> None:
+        super().__init__(config)
+        d, eps = config.d_model, config.norm_eps
+        hidden = ffn_hidden_dim(d, config.ffn_multiple_of)
+        self.schedule = NoiseSchedule(config.diffusion)
+        self.context_prenet = nn.Linear(config.dim, d)
+        self.contextualizer = Transformer(
+            d, config.n_heads, config.n_layers, hidden, eps, config.rope_theta, config.dropout
+        )
+        self.denoiser_prenet = nn.Linear(config.dim, d)
+        self.time_embed = TimestepEmbedding(d)
+        self.denoiser = nn.ModuleList(
+            DenoiserBlock(d, config.n_heads, hidden, eps, config.dropout)
+            for _ in range(config.n_denoiser_layers)
+        )
+        self.final_norm = RMSNorm(d, eps)
+        self.postnet = nn.Linear(d, config.dim)
+
+    def memory_kv(self, memory: torch.Tensor) -> list[KV]:
+        """Cross-attention keys/values of every denoiser layer for memory [B, S, d]."""
+        return [layer.cross_attn.kv(memory) for layer in self.denoiser]
+
+    def denoise(
+        self, x_t: torch.Tensor, t: torch.Tensor, memory_kv: list[KV], cross_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Model output [B, L, dim] for noisy concepts x_t [B, L, dim] at timesteps t [B, L]."""
+        h, cond = self.denoiser_prenet(x_t), self.time_embed(t)
+        length = x_t.shape[1]
+        itself = torch.eye(length, dtype=torch.bool, device=x_t.device)[None, None]
+        for layer, kv in zip(self.denoiser, memory_kv, strict=True):
+            h = layer(h, cond, itself, kv, cross_mask)
+        return self.postnet(self.final_norm(h))
+
+    def loss(self, concepts, mask, loss_mask=None) -> torch.Tensor:
+        x, scored = self.prepare_batch(concepts, mask, loss_mask)
+        batch, length, _ = x.shape
+        h = self.contextualizer(
+            self.context_prenet(x), positions_of(mask), causal_mask(mask, length)
+        )
+        memory = torch.cat([torch.zeros_like(h[:, :1]), h], dim=1)
+        # Position i sees memory entries 0..i: the zero vector and h_0 .. h_{i-1}.
+        query = torch.arange(length, device=x.device)[:, None]
+        key = torch.arange(length + 1, device=x.device)[None]
+        allowed = (key <= query).expand(batch, length, length + 1)
+        if self.training and self.config.diffusion.cfg_dropout > 0:
+            dropped = torch.rand(batch, length, device=x.device) < self.config.diffusion.cfg_dropout
+            allowed = allowed & (~dropped[..., None] | (key == 0))
+        t = self.schedule.sample_timesteps((batch, length), x.device)
+        noise = torch.randn_like(x)
+        pred = self.denoise(
+            self.schedule.add_noise(x, noise, t), t, self.memory_kv(memory), allowed[:, None]
+        )
+        per_position = (pred - self.schedule.target(x, noise, t)).pow(2).mean(dim=-1)
+        per_position = per_position * self.schedule.loss_weight(t)
+        return (per_position * scored).sum() / scored.sum().clamp(min=1)
+
+    def start(self, x: torch.Tensor, valid: torch.Tensor) -> TwoTowerState:
+        batch, length = valid.shape
+        caches = self.contextualizer.new_caches()
+        memory = torch.zeros(batch, 1, self.config.d_model, device=x.device, dtype=x.dtype)
+        if length:
+            h = self.contextualizer(
+                self.context_prenet(x), positions_of(valid), causal_mask(valid, length), caches
+            )
+            memory = torch.cat([memory, h], dim=1)
+        memory_valid = torch.cat([valid.new_ones(valid.shape[0], 1), valid], dim=1)
+        return TwoTowerState(caches, valid, self.memory_kv(memory), memory_valid)
+
+    def append(self, state: TwoTowerState, x: torch.Tensor) -> None:
+        state.valid = extended(state.valid)
+        h = self.contextualizer(
+            self.context_prenet(x[:, None]),
+            positions_of(state.valid)[:, -1:],
+            causal_mask(state.valid, 1),
+            state.caches,
+        )
+        new_kv = self.memory_kv(h)
+        state.memory_kv = [
+            (torch.cat([k, k_new], dim=2), torch.cat([v, v_new], dim=2))
+            for (k, v), (k_new, v_new) in zip(state.memory_kv, new_kv, strict=True)
+        ]
+        state.memory_valid = torch.cat([state.memory_valid, state.valid[:, -1:]], dim=1)
+
+    def propose(
+        self,
+        state: TwoTowerState,
+        num_samples: int,
+        generator: torch.Generator,
+        options: SamplerConfig,
+    ) -> torch.Tensor:
+        batch = state.memory_valid.shape[0]
+        guided = options.guidance_scale != 1.0
+
+        def expand(t: torch.Tensor) -> torch.Tensor:
+            return ddim.sampling_rows(t, num_samples, guided)
+
+        memory_kv = [(expand(k), expand(v)) for k, v in state.memory_kv]
+        mask = expand(state.memory_valid)[:, None, None, :]
+        if guided:  # the unconditional half sees only the zero vector
+            half = batch * num_samples
+            mask[half:, ..., 1:] = False
+
+        def predict(x_t: torch.Tensor, t: int) -> torch.Tensor:
+            steps = torch.full((1, 1), t, device=x_t.device)  # one timestep, broadcast
+            return self.denoise(x_t[:, None], steps, memory_kv, mask)[:, 0]
+
+        samples = ddim.sample(
+            ddim.with_guidance(predict, guided),
+            (batch * num_samples, self.dim),
+            self.schedule,
+            options,
+            generator,
+            self.device,
+        )
+        return samples.view(batch, num_samples, self.dim)
