@@ -1,0 +1,150 @@
+"""The writer served for real: tiny models with random weights built offline and saved to
+a temporary folder, a real SQLite file, the Gradio app on a free 127.0.0.1 port, and
+Debian's Chromium driven by Playwright (never `playwright install`)."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+SENTENCE_WORDS = (
+    "the a writer reads every page of an old book slowly while rain falls on quiet "
+    "streets and light moves across tables in small rooms where people talk about "
+    "ideas plans stories rivers mountains cities music history science gardens"
+)
+
+
+def _corpus(n: int, seed: int = 0) -> list[str]:
+    rng, words = random.Random(seed), SENTENCE_WORDS.split()
+    return [
+        " ".join(rng.choice(words) for _ in range(rng.randint(4, 10))).capitalize() + "."
+        for _ in range(n)
+    ]
+
+
+def build_tiny_codec(folder: Path):
+    """A demo codec with random weights and a SentencePiece model trained on the spot."""
+    import sentencepiece as spm
+
+    from engine.codec.demo import DemoAutoencoder, DemoCodec, DemoCodecConfig, train_tokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus = folder / "corpus.txt"
+    corpus.write_text("\n".join(_corpus(400)) + "\n")
+    model_file = train_tokenizer(corpus, folder / "spm", vocab_size=320)
+    tokenizer = spm.SentencePieceProcessor(model_file=str(model_file))
+    torch.manual_seed(0)
+    config = DemoCodecConfig(
+        vocab_size=tokenizer.get_piece_size(), dim=16, d_model=32, n_heads=2,
+        encoder_layers=1, decoder_layers=1, memory_slots=2, max_tokens=10,
+    )  # fmt: skip
+    codec = DemoCodec(DemoAutoencoder(config), tokenizer)
+    codec.save_pretrained(folder / "codec")
+    return folder / "codec"
+
+
+def build_toy_lcm(folder: Path, dim: int) -> Path:
+    from engine.lcm import build_model, preset
+
+    torch.manual_seed(0)
+    model = build_model(preset("toy", dim=dim))
+    model.save_pretrained(folder / "lcm")
+    return folder / "lcm"
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory):
+    """A WriterService on tiny models loaded back from disk and a fresh SQLite file."""
+    from app.service import WriterService
+    from engine.codec.demo import DemoCodec
+    from engine.lcm import load_lcm
+    from storage import DocumentStore
+
+    torch.set_num_threads(1)
+    folder = tmp_path_factory.mktemp("models")
+    codec = DemoCodec.from_pretrained(build_tiny_codec(folder), device="cpu")
+    lcm = load_lcm(build_toy_lcm(folder, codec.dim), device="cpu")
+    store = DocumentStore(f"sqlite:///{tmp_path_factory.mktemp('db') / 'documents.sqlite3'}")
+    yield WriterService(codec, lcm, store, rng=random.Random(0))
+    store.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(service) -> Iterator[str]:
+    """The real app, served by Gradio in this process on a free 127.0.0.1 port."""
+    from app.ui import create_app_from, launch_options
+
+    demo = create_app_from(service, max_upload_mb=1)
+    demo.queue(default_concurrency_limit=2).launch(
+        server_name="127.0.0.1",
+        server_port=free_port(),
+        prevent_thread_lock=True,
+        quiet=True,
+        show_error=False,
+        max_file_size="1mb",
+        **launch_options(),
+    )
+    yield demo.local_url.rstrip("/")
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(app_url)
+    page.wait_for_selector("#outline")
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
