@@ -1,0 +1,361 @@
+"""The bundled demo codec: a small sentence autoencoder that runs on a CPU.
+
+Real SONAR needs a GPU to be interactive; this codec is the offline default. A
+transformer encoder reads a sentence and mean-pools it into one concept vector; a
+transformer decoder reads that vector back as a few "memory slots" (the vector is
+projected into `memory_slots` pseudo-tokens, which gives cross-attention something to
+choose between) and writes the sentence token by token, with a KV cache. It has its own
+SentencePiece tokenizer and speaks English only.
+
+Checkpoint directory: config.json ("codec_type": "demo") + model.safetensors (fp16) +
+tokenizer.model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import sentencepiece as spm
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from engine.codec.base import CodecError, CodecUnavailableError, UnsupportedLanguageError
+
+CODEC_TYPE = "demo"
+LANG = "eng_Latn"
+PAD, UNK, BOS, EOS = 0, 1, 2, 3
+
+
+@dataclass
+class DemoCodecConfig:
+    vocab_size: int = 4096
+    dim: int = 512  # size of the concept vector
+    d_model: int = 256
+    n_heads: int = 4
+    encoder_layers: int = 3
+    decoder_layers: int = 3
+    memory_slots: int = 8
+    max_tokens: int = 128  # longer inputs are truncated; decoding stops here
+    dropout: float = 0.0
+    codec_type: str = CODEC_TYPE
+
+
+def _heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
+    b, t, d = x.shape
+    return x.view(b, t, n_heads, d // n_heads).transpose(1, 2)
+
+
+def _merge(x: torch.Tensor) -> torch.Tensor:
+    b, h, t, d = x.shape
+    return x.transpose(1, 2).reshape(b, t, h * d)
+
+
+class Attention(nn.Module):
+    """Multi-head attention; `cache` (a dict) keeps keys/values between decoding steps.
+
+    Self-attention appends the new keys/values to the cache; cross-attention
+    (`static=True`) computes them from `source` once and reuses them.
+    """
+
+    def __init__(self, cfg: DemoCodecConfig) -> None:
+        super().__init__()
+        self.n_heads = cfg.n_heads
+        self.dropout = cfg.dropout
+        self.q = nn.Linear(cfg.d_model, cfg.d_model)
+        self.kv = nn.Linear(cfg.d_model, 2 * cfg.d_model)
+        self.out = nn.Linear(cfg.d_model, cfg.d_model)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        source: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        causal: bool = False,
+        cache: dict | None = None,
+        static: bool = False,
+    ) -> torch.Tensor:
+        q = _heads(self.q(x), self.n_heads)
+        if cache is not None and static and "k" in cache:
+            k, v = cache["k"], cache["v"]
+        else:
+            k, v = (_heads(t, self.n_heads) for t in self.kv(source).chunk(2, dim=-1))
+            if cache is not None:
+                if not static and "k" in cache:
+                    k, v = torch.cat([cache["k"], k], 2), torch.cat([cache["v"], v], 2)
+                cache["k"], cache["v"] = k, v
+        y = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=mask,
+            is_causal=causal and q.shape[2] > 1,
+            dropout_p=self.dropout if self.training else 0.0,
+        )
+        return self.out(_merge(y))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block; with `cross=True` it also attends to a memory."""
+
+    def __init__(self, cfg: DemoCodecConfig, cross: bool) -> None:
+        super().__init__()
+        self.ln_self = nn.LayerNorm(cfg.d_model)
+        self.self_attn = Attention(cfg)
+        self.ln_cross = nn.LayerNorm(cfg.d_model) if cross else None
+        self.cross_attn = Attention(cfg) if cross else None
+        self.ln_mlp = nn.LayerNorm(cfg.d_model)
+        self.mlp = nn.Sequential(
+            nn.Linear(cfg.d_model, 4 * cfg.d_model),
+            nn.GELU(),
+            nn.Linear(4 * cfg.d_model, cfg.d_model),
+            nn.Dropout(cfg.dropout),
+        )
+
+    def forward(self, x, mask=None, causal=False, memory=None, cache=None):
+        h = self.ln_self(x)
+        x = x + self.self_attn(h, h, mask, causal, None if cache is None else cache["self"])
+        if self.cross_attn is not None:
+            h = self.ln_cross(x)
+            x = x + self.cross_attn(
+                h, memory, cache=None if cache is None else cache["cross"], static=True
+            )
+        return x + self.mlp(self.ln_mlp(x))
+
+
+class DemoAutoencoder(nn.Module):
+    """Token ids -> concept vector -> token ids. Token embeddings are shared by the
+    encoder, the decoder and the output layer."""
+
+    def __init__(self, cfg: DemoCodecConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_model, padding_idx=PAD)
+        self.enc_pos = nn.Embedding(cfg.max_tokens, cfg.d_model)
+        self.dec_pos = nn.Embedding(cfg.max_tokens + 1, cfg.d_model)
+        self.encoder = nn.ModuleList(Block(cfg, cross=False) for _ in range(cfg.encoder_layers))
+        self.enc_ln = nn.LayerNorm(cfg.d_model)
+        self.to_concept = nn.Linear(cfg.d_model, cfg.dim)
+        self.to_memory = nn.Linear(cfg.dim, cfg.memory_slots * cfg.d_model)
+        self.slot_emb = nn.Parameter(torch.zeros(cfg.memory_slots, cfg.d_model))
+        self.mem_ln = nn.LayerNorm(cfg.d_model)
+        self.decoder = nn.ModuleList(Block(cfg, cross=True) for _ in range(cfg.decoder_layers))
+        self.dec_ln = nn.LayerNorm(cfg.d_model)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    def encode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens [B, T] (PAD-padded) -> concepts [B, dim]."""
+        valid = tokens != PAD
+        pos = torch.arange(tokens.shape[1], device=tokens.device)
+        x = self.tok_emb(tokens) + self.enc_pos(pos)
+        mask = valid[:, None, None, :]
+        for block in self.encoder:
+            x = block(x, mask=mask)
+        x = self.enc_ln(x) * valid[..., None]
+        pooled = x.sum(1) / valid.sum(1, keepdim=True).clamp(min=1)
+        return self.to_concept(pooled)
+
+    def memory(self, concepts: torch.Tensor) -> torch.Tensor:
+        """concepts [B, dim] -> decoder memory [B, memory_slots, d_model]."""
+        m = self.to_memory(concepts).view(-1, self.cfg.memory_slots, self.cfg.d_model)
+        return self.mem_ln(m + self.slot_emb)
+
+    def decode_step(self, inputs, memory, start: int = 0, caches=None) -> torch.Tensor:
+        """Logits for decoder inputs [B, T] at positions start..start+T-1."""
+        pos = torch.arange(start, start + inputs.shape[1], device=inputs.device)
+        x = self.tok_emb(inputs) + self.dec_pos(pos)
+        for i, block in enumerate(self.decoder):
+            x = block(x, causal=True, memory=memory, cache=None if caches is None else caches[i])
+        return F.linear(self.dec_ln(x), self.tok_emb.weight)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced reconstruction loss for tokens [B, T] (PAD-padded, no BOS/EOS)."""
+        lengths = (tokens != PAD).sum(1)
+        bos = torch.full_like(tokens[:, :1], BOS)
+        inputs = torch.cat([bos, tokens], 1)
+        targets = torch.cat([tokens, torch.full_like(bos, PAD)], 1)
+        targets[torch.arange(len(tokens)), lengths] = EOS
+        logits = self.decode_step(inputs, self.memory(self.encode(tokens)))
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=PAD)
+
+    def new_caches(self) -> list[dict]:
+        return [{"self": {}, "cross": {}} for _ in self.decoder]
+
+    @torch.inference_mode()
+    def generate(self, concepts: torch.Tensor, beam_size: int = 1, max_tokens=None) -> list:
+        """Greedy (beam_size=1) or beam-search decoding -> token id lists without BOS/EOS."""
+        max_tokens = min(max_tokens or self.cfg.max_tokens, self.cfg.max_tokens)
+        b, k = concepts.shape[0], beam_size
+        memory = self.memory(concepts).repeat_interleave(k, 0)
+        caches = self.new_caches()
+        seqs = torch.full((b * k, 1), BOS, dtype=torch.long, device=concepts.device)
+        # only the first beam of each sentence is live at the start
+        scores = torch.full((b, k), float("-inf"), device=concepts.device)
+        scores[:, 0] = 0.0
+        scores = scores.flatten()
+        done = torch.zeros(b * k, dtype=torch.bool, device=concepts.device)
+        for t in range(max_tokens + 1):
+            logp = self.decode_step(seqs[:, -1:], memory, t, caches)[:, -1].log_softmax(-1)
+            if t == max_tokens:  # force an end
+                logp = torch.full_like(logp, float("-inf"))
+                logp[:, EOS] = 0.0
+            logp[done] = float("-inf")
+            logp[done, PAD] = 0.0  # finished hypotheses keep their score
+            cand = (scores[:, None] + logp).view(b, k * logp.shape[-1])
+            top, idx = cand.topk(k, dim=-1)
+            beam = idx // logp.shape[-1] + torch.arange(b, device=idx.device)[:, None] * k
+            beam, token = beam.flatten(), (idx % logp.shape[-1]).flatten()
+            scores = top.flatten()
+            seqs = torch.cat([seqs[beam], token[:, None]], 1)
+            done = done[beam] | (token == EOS)
+            for cache in caches:
+                for key in ("k", "v"):
+                    cache["self"][key] = cache["self"][key][beam]
+            if done.view(b, k)[:, 0].all():
+                break
+        best = seqs.view(b, k, -1)[:, 0, 1:].tolist()
+        return [[i for i in s if i not in (EOS, PAD)][:max_tokens] for s in best]
+
+
+class DemoCodec:
+    """ConceptCodec over a trained DemoAutoencoder and its SentencePiece tokenizer."""
+
+    name = "demo"
+    languages = (LANG,)
+
+    def __init__(self, model: DemoAutoencoder, tokenizer: spm.SentencePieceProcessor) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.dim = model.cfg.dim
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.tok_emb.weight.device
+
+    @staticmethod
+    def _check_lang(lang: str) -> None:
+        if lang != LANG:
+            raise UnsupportedLanguageError(
+                f"The demo codec only reads and writes English ({LANG}), not {lang!r}. "
+                "Translation needs the SONAR codec: start with `--codec sonar` on a GPU machine."
+            )
+
+    def tokenize(self, sentences: list[str]) -> torch.Tensor:
+        """Sentences -> PAD-padded token ids [N, T], truncated to max_tokens."""
+        ids = [(self.tokenizer.encode(s) or [UNK])[: self.model.cfg.max_tokens] for s in sentences]
+        out = torch.full((len(ids), max(map(len, ids), default=1)), PAD, dtype=torch.long)
+        for i, row in enumerate(ids):
+            out[i, : len(row)] = torch.tensor(row)
+        return out
+
+    @torch.inference_mode()
+    def encode(self, sentences: list[str], lang: str = LANG, batch_size: int = 64) -> torch.Tensor:
+        self._check_lang(lang)
+        if isinstance(sentences, str):
+            raise CodecError("encode() takes a list of sentences, not a single string.")
+        out = torch.zeros(len(sentences), self.dim)
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            tokens = self.tokenize([sentences[i] for i in idx]).to(self.device)
+            out[idx] = self.model.encode(tokens).float().cpu()
+        return out
+
+    @torch.inference_mode()
+    def decode(
+        self,
+        embeddings: torch.Tensor,
+        lang: str = LANG,
+        beam_size: int = 1,
+        max_tokens: int | None = None,
+        batch_size: int = 64,
+    ) -> list[str]:
+        self._check_lang(lang)
+        emb = torch.as_tensor(embeddings)
+        if emb.dim() != 2 or emb.shape[1] != self.dim:
+            raise CodecError(
+                f"decode() expects embeddings of shape [N, {self.dim}], got {tuple(emb.shape)}."
+            )
+        dtype = self.model.tok_emb.weight.dtype
+        texts: list[str] = []
+        for start in range(0, len(emb), batch_size):
+            chunk = emb[start : start + batch_size].to(self.device, dtype)
+            ids = self.model.generate(chunk, beam_size=beam_size, max_tokens=max_tokens)
+            texts.extend(self.tokenizer.decode(row) for row in ids)
+        return texts
+
+    def save_pretrained(self, path: str | Path, dtype: torch.dtype = torch.float16) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "config.json").write_text(json.dumps(asdict(self.model.cfg), indent=2) + "\n")
+        state = {k: v.detach().to(dtype).contiguous() for k, v in self.model.state_dict().items()}
+        save_file(state, path / "model.safetensors", metadata={"codec_type": CODEC_TYPE})
+        (path / "tokenizer.model").write_bytes(self.tokenizer.serialized_model_proto())
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str | None = None) -> DemoCodec:
+        path = Path(path)
+        missing = [
+            n
+            for n in ("config.json", "model.safetensors", "tokenizer.model")
+            if not (path / n).exists()
+        ]
+        if missing:
+            raise CodecUnavailableError(
+                f"{path} is not a demo codec checkpoint (missing {', '.join(missing)}). "
+                "Rebuild it with `lcm-writer demo-assets`."
+            )
+        cfg = load_config(path)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        model = DemoAutoencoder(cfg)
+        model.load_state_dict(
+            {k: v.float() for k, v in load_file(path / "model.safetensors").items()}
+        )
+        tokenizer = spm.SentencePieceProcessor(model_file=str(path / "tokenizer.model"))
+        return cls(model.to(device), tokenizer)
+
+
+def is_demo_checkpoint(path: str | Path) -> bool:
+    """True when `path` holds a demo codec (config.json with "codec_type": "demo")."""
+    config = Path(path) / "config.json"
+    try:
+        return json.loads(config.read_text()).get("codec_type") == CODEC_TYPE
+    except (OSError, ValueError):
+        return False
+
+
+def load_config(path: str | Path) -> DemoCodecConfig:
+    raw = json.loads((Path(path) / "config.json").read_text())
+    if raw.get("codec_type") != CODEC_TYPE:
+        raise CodecError(f"{path}/config.json is not a demo codec config (no codec_type 'demo').")
+    known = {f.name for f in fields(DemoCodecConfig)}
+    return DemoCodecConfig(**{k: v for k, v in raw.items() if k in known})
+
+
+def train_tokenizer(sentence_file: str | Path, model_prefix: str | Path, vocab_size: int) -> Path:
+    """Train the codec's SentencePiece model (ids: PAD=0, UNK=1, BOS=2, EOS=3)."""
+    spm.SentencePieceTrainer.train(
+        input=str(sentence_file),
+        model_prefix=str(model_prefix),
+        vocab_size=vocab_size,
+        model_type="unigram",
+        byte_fallback=True,
+        pad_id=PAD,
+        unk_id=UNK,
+        bos_id=BOS,
+        eos_id=EOS,
+        input_sentence_size=200_000,
+        shuffle_input_sentence=True,
+        minloglevel=2,
+    )
+    return Path(f"{model_prefix}.model")

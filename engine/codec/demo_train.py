@@ -1,0 +1,244 @@
+"""Train the demo codec as a sentence autoencoder on the demo corpus (plain PyTorch).
+
+Resumable: a checkpoint (model, optimiser, step, data position, RNG) is written to
+`<out>/checkpoint.pt` every few minutes and picked up on restart. Every eval interval the
+held-out AutoBLEU (sacrebleu, greedy) is measured on a fixed sample of held-out sentences
+and the current weights are exported as a codec directory to `<out>/codec`. Metrics go to
+`<out>/log.jsonl`, one JSON object per line.
+
+    python -m engine.codec.demo_train --sentences work/corpus --out work/codec_run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import sacrebleu
+import sentencepiece as spm
+import torch
+from tqdm import tqdm
+
+from engine.codec.demo import (
+    PAD,
+    DemoAutoencoder,
+    DemoCodec,
+    DemoCodecConfig,
+    train_tokenizer,
+)
+
+
+@dataclass
+class TrainConfig:
+    max_chars: int = 200  # longer training sentences are skipped
+    batch_tokens: int = 1200
+    lr: float = 1.5e-3
+    min_lr_ratio: float = 0.05
+    warmup_steps: int = 200
+    # The budget is in seconds of training (not steps) because throughput on a shared
+    # CPU is unpredictable; the cosine schedule runs over it and training stops at its end.
+    budget_minutes: float = 85.0
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    eval_every_s: float = 600.0
+    checkpoint_every_s: float = 240.0
+    eval_sentences: int = 200  # periodic eval; the final eval uses `final_eval_sentences`
+    final_eval_sentences: int = 1000
+    seed: int = 0
+
+
+def heldout_sample(sentence_file: Path, n: int, seed: int = 0) -> list[str]:
+    """A fixed sample of held-out sentences of 20-150 characters."""
+    lines = sentence_file.read_text(encoding="utf-8").splitlines()
+    pool = sorted({s for s in lines if 20 <= len(s) <= 150})
+    return random.Random(seed).sample(pool, min(n, len(pool)))
+
+
+def evaluate(codec: DemoCodec, sentences: list[str], beam_size: int = 1) -> dict:
+    """AutoBLEU and exact match of encode -> decode round trips."""
+    codec.model.eval()
+    decoded = codec.decode(codec.encode(sentences), beam_size=beam_size)
+    exact = sum(d == s for d, s in zip(decoded, sentences, strict=True)) / len(sentences)
+    bleu = sacrebleu.corpus_bleu(decoded, [sentences]).score
+    return {"autobleu": bleu, "exact_match": exact, "n": len(sentences), "beam": beam_size}
+
+
+def tokenize_corpus(tokenizer, sentence_file: Path, max_chars: int, max_tokens: int) -> list:
+    lines = [s for s in sentence_file.read_text(encoding="utf-8").splitlines() if s]
+    ids = tokenizer.encode([s for s in lines if len(s) <= max_chars])
+    return [torch.tensor(x, dtype=torch.int16) for x in ids if 0 < len(x) <= max_tokens]
+
+
+def make_batches(data: list, batch_tokens: int, epoch: int, seed: int) -> list[list[int]]:
+    """Length-bucketed batches of about `batch_tokens` tokens, shuffled per epoch."""
+    rng = random.Random(seed * 1000 + epoch)
+    order = list(range(len(data)))
+    rng.shuffle(order)
+    batches = []
+    for start in range(0, len(order), 8192):  # sort within large chunks
+        chunk = sorted(order[start : start + 8192], key=lambda i: len(data[i]))
+        batch: list[int] = []
+        for i in chunk:
+            if batch and (len(batch) + 1) * len(data[i]) > batch_tokens:
+                batches.append(batch)
+                batch = []
+            batch.append(i)
+        if batch:
+            batches.append(batch)
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(data: list, idx: list[int]) -> torch.Tensor:
+    out = torch.full((len(idx), max(len(data[i]) for i in idx)), PAD, dtype=torch.long)
+    for row, i in enumerate(idx):
+        out[row, : len(data[i])] = data[i].long()
+    return out
+
+
+def lr_at(step: int, train_seconds: float, tc: TrainConfig) -> float:
+    if step < tc.warmup_steps:
+        return tc.lr * (step + 1) / tc.warmup_steps
+    progress = min(1.0, train_seconds / (tc.budget_minutes * 60))
+    return tc.lr * (
+        tc.min_lr_ratio + (1 - tc.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+    )
+
+
+def train(sentences_dir: Path, out: Path, cfg: DemoCodecConfig, tc: TrainConfig) -> dict:
+    """Train (or resume) until `budget_minutes` of training time are spent; returns the
+    final held-out metrics."""
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(tc.seed)
+    train_file, heldout_file = (sentences_dir / f"sentences.{s}.txt" for s in ("train", "heldout"))
+    if not (out / "tokenizer.model").exists():
+        train_tokenizer(train_file, out / "tokenizer", cfg.vocab_size)
+    tokenizer = spm.SentencePieceProcessor(model_file=str(out / "tokenizer.model"))
+    data = tokenize_corpus(tokenizer, train_file, tc.max_chars, cfg.max_tokens)
+    eval_set = heldout_sample(heldout_file, tc.final_eval_sentences, tc.seed)
+
+    model = DemoAutoencoder(cfg)
+    optim = torch.optim.AdamW(
+        model.parameters(), lr=tc.lr, betas=(0.9, 0.98), weight_decay=tc.weight_decay
+    )
+    state = {"step": 0, "epoch": 0, "batch": 0, "sentences": 0, "train_seconds": 0.0}
+    ckpt_path = out / "checkpoint.pt"
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        optim.load_state_dict(ckpt["optim"])
+        state = ckpt["state"]
+        torch.set_rng_state(ckpt["rng"])
+    (out / "train_config.json").write_text(
+        json.dumps({"codec": asdict(cfg), "train": asdict(tc)}, indent=2) + "\n"
+    )
+    codec = DemoCodec(model, tokenizer)
+    log = (out / "log.jsonl").open("a")
+
+    def write(record: dict) -> None:
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+
+    def save() -> None:
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optim": optim.state_dict(),
+                "state": state,
+                "rng": torch.get_rng_state(),
+            },
+            out / "checkpoint.tmp",
+        )
+        (out / "checkpoint.tmp").rename(ckpt_path)
+
+    def run_eval(n: int) -> dict:
+        metrics = evaluate(codec, eval_set[:n])
+        write({"eval": metrics, **state})
+        codec.save_pretrained(out / "codec")
+        model.train()
+        return metrics
+
+    last_ckpt = last_eval = time.time()
+    batches = make_batches(data, tc.batch_tokens, state["epoch"], tc.seed)
+    budget = tc.budget_minutes * 60
+    bar = tqdm(
+        total=round(budget), initial=round(state["train_seconds"]), desc="demo codec", unit="s"
+    )
+    model.train()
+    loss_sum, loss_n = 0.0, 0
+    while state["train_seconds"] < budget:
+        if state["batch"] >= len(batches):
+            state["epoch"] += 1
+            state["batch"] = 0
+            batches = make_batches(data, tc.batch_tokens, state["epoch"], tc.seed)
+        idx = batches[state["batch"]]
+        t0 = time.time()
+        for group in optim.param_groups:
+            group["lr"] = lr_at(state["step"], state["train_seconds"], tc)
+        loss = model(collate(data, idx))
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+        optim.step()
+        state["step"] += 1
+        state["batch"] += 1
+        state["sentences"] += len(idx)
+        state["train_seconds"] += time.time() - t0
+        loss_sum, loss_n = loss_sum + loss.item(), loss_n + 1
+        bar.update(round(state["train_seconds"]) - bar.n)
+        if state["step"] % 50 == 0:
+            rate = state["sentences"] / state["train_seconds"]
+            write(
+                {
+                    "loss": loss_sum / loss_n,
+                    "lr": optim.param_groups[0]["lr"],
+                    "sent_per_s": rate,
+                    **state,
+                }
+            )
+            bar.set_postfix(loss=f"{loss_sum / loss_n:.3f}", sps=f"{rate:.0f}")
+            loss_sum, loss_n = 0.0, 0
+        if time.time() - last_ckpt > tc.checkpoint_every_s:
+            save()
+            last_ckpt = time.time()
+        if time.time() - last_eval > tc.eval_every_s:
+            run_eval(tc.eval_sentences)
+            last_eval = time.time()
+    bar.close()
+    save()
+    final = run_eval(tc.final_eval_sentences)
+    log.close()
+    return final
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sentences", type=Path, default=Path("work/corpus"))
+    parser.add_argument("--out", type=Path, default=Path("work/codec_run"))
+    parser.add_argument("--minutes", type=float, default=TrainConfig.budget_minutes)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch-tokens", type=int, default=TrainConfig.batch_tokens)
+    parser.add_argument("--d-model", type=int, default=DemoCodecConfig.d_model)
+    parser.add_argument("--layers", type=int, default=DemoCodecConfig.encoder_layers)
+    parser.add_argument("--memory-slots", type=int, default=DemoCodecConfig.memory_slots)
+    parser.add_argument("--vocab-size", type=int, default=DemoCodecConfig.vocab_size)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cfg = DemoCodecConfig(
+        vocab_size=args.vocab_size,
+        d_model=args.d_model,
+        encoder_layers=args.layers,
+        decoder_layers=args.layers,
+        memory_slots=args.memory_slots,
+    )
+    tc = TrainConfig(budget_minutes=args.minutes, batch_tokens=args.batch_tokens)
+    print(json.dumps(train(args.sentences, args.out, cfg, tc)))
+
+
+if __name__ == "__main__":
+    main()
