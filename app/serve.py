@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
 def serve(settings: Settings) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from app.ui import StartupError, create_app
+    from app.ui import StartupError, create_app, launch_options
 
     try:
         demo = create_app(settings)
@@ -55,6 +55,7 @@ def serve(settings: Settings) -> int:
         auth=auth,
         max_file_size=f"{settings.max_upload_mb}mb",
         show_error=False,
+        **launch_options(),
     )
     return 0
 
