@@ -1,0 +1,78 @@
+"""`lcm-writer fit-normalizer`: fit the LCM's embedding normaliser on prepared shards.
+
+The paper fits its robust scaler (median, IQR / 1.349 per dimension) on about 1M
+sentences; this draws a uniform random sample of up to `--max-concepts` sentence concepts
+(the appended end-of-text concepts excluded) and saves the statistics as safetensors,
+which `lcm-writer train` loads into the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from safetensors.torch import load_file, save_file
+
+from engine.data.shards import read_embeddings
+from engine.lcm.normalizer import Normalizer
+
+
+class NormalizerFileError(ValueError):
+    """A normaliser file is missing or does not match the model or data."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("shards", help="directory of shards written by `lcm-writer prepare`")
+    parser.add_argument("--out", required=True, help="output file, e.g. normalizer.safetensors")
+    parser.add_argument("--split", default="train", help="split to sample from")
+    parser.add_argument("--max-concepts", type=int, default=1_000_000, help="sample size")
+    parser.add_argument("--kind", choices=("robust", "standard"), default="robust")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def sample_concepts(docs: list[np.ndarray], max_concepts: int, seed: int) -> np.ndarray:
+    """Uniform sample without replacement of sentence rows (each document's last row, the
+    end-of-text concept, is left out)."""
+    sentences = np.concatenate([d[:-1] for d in docs]) if docs else np.zeros((0, 0))
+    if len(sentences) < 2:
+        raise NormalizerFileError(
+            f"only {len(sentences)} sentence concept(s) found; the normaliser needs at least 2"
+        )
+    if len(sentences) > max_concepts:
+        rows = np.random.default_rng(seed).choice(len(sentences), max_concepts, replace=False)
+        sentences = sentences[np.sort(rows)]
+    return sentences
+
+
+def save_normalizer(normalizer: Normalizer, path: str | Path, codec: str) -> None:
+    metadata = {"kind": normalizer.kind, "codec": codec, "dim": str(normalizer.center.numel())}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file(dict(normalizer.state_dict()), str(path), metadata=metadata)
+
+
+def load_normalizer(path: str | Path) -> tuple[Normalizer, dict[str, str]]:
+    """The normaliser saved at `path` and its metadata ({"kind", "codec", "dim"})."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise NormalizerFileError(f"no normaliser at {path}; create it with fit-normalizer")
+    with safe_open(str(path), "pt") as f:
+        metadata = f.metadata() or {}
+    if "kind" not in metadata or "dim" not in metadata:
+        raise NormalizerFileError(f"{path} was not written by `lcm-writer fit-normalizer`")
+    normalizer = Normalizer(int(metadata["dim"]), metadata["kind"])
+    normalizer.load_state_dict(load_file(str(path)))
+    return normalizer, metadata
+
+
+def run(args: argparse.Namespace) -> int:
+    docs, _, info = read_embeddings(args.shards, split=args.split)
+    sample = sample_concepts(docs, args.max_concepts, args.seed)
+    normalizer = Normalizer(info["dim"], args.kind).fit(sample)
+    save_normalizer(normalizer, args.out, info["codec"])
+    summary = {"concepts": len(sample), "dim": info["dim"], "codec": info["codec"]}
+    print(f"normaliser ({args.kind}) fitted on {json.dumps(summary)} -> {args.out}")
+    return 0

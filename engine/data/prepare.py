@@ -1,0 +1,151 @@
+"""`lcm-writer prepare`: documents -> sentences -> concepts -> Parquet shards.
+
+Every document is split into sentences (engine.segment), the sentence "End of text." is
+appended (its concept teaches a model to stop), and all sentences are encoded with a
+codec in length-sorted batches. Documents are grouped into shards of `--shard-size`;
+shard k is handled by process k mod N, so `accelerate launch --num_processes N
+lcm-writer prepare ...` embeds a corpus on N GPUs (or nodes). Finished shards are
+skipped, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from engine.data.shards import (
+    END_OF_TEXT,
+    EncodedDocument,
+    ShardError,
+    shard_codec,
+    write_shard,
+)
+from engine.data.sources import SourceDocument, iter_documents
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", help="files or directories (.txt .md .jsonl .parquet)")
+    parser.add_argument("--out", required=True, help="directory for the Parquet shards")
+    parser.add_argument("--codec", default="demo", help="'demo', 'sonar' or a codec directory")
+    parser.add_argument("--lang", default=None, help="SONAR code (e.g. eng_Latn); default: detect")
+    parser.add_argument("--split", default="train", help="split of documents that name none")
+    parser.add_argument("--text-field", default="text", help="JSONL/Parquet field with the text")
+    parser.add_argument(
+        "--source-field", default=None, help="JSONL/Parquet field with a fine-tuning source"
+    )
+    parser.add_argument("--shard-size", type=int, default=1000, help="documents per shard")
+    parser.add_argument("--batch-size", type=int, default=64, help="sentences per encoder call")
+    parser.add_argument("--max-chars", type=int, default=200, help="re-split longer sentences")
+    parser.add_argument("--device", default=None, help="codec device (default: cuda if present)")
+
+
+def segment(text: str, lang: str, max_chars: int) -> list[str]:
+    """Sentences of every paragraph, in order (paragraph breaks are sentence breaks)."""
+    from engine.segment import split_paragraphs, split_sentences
+
+    return [s for p in split_paragraphs(text) for s in split_sentences(p, lang, max_chars)]
+
+
+def encode_sentences(codec, sentences: list[tuple[str, str]], batch_size: int) -> np.ndarray:
+    """Encode (sentence, lang) pairs in batches of similar length; rows in input order."""
+    out = np.zeros((len(sentences), codec.dim), dtype=np.float32)
+    order = sorted(range(len(sentences)), key=lambda i: (sentences[i][1], len(sentences[i][0])))
+    with tqdm(total=len(sentences), desc="encode", unit="sent", leave=False) as bar:
+        for lang, group in itertools.groupby(order, key=lambda i: sentences[i][1]):
+            for batch in itertools.batched(group, batch_size):
+                with torch.inference_mode():
+                    emb = codec.encode([sentences[i][0] for i in batch], lang=lang)
+                out[list(batch)] = emb.float().cpu().numpy()
+                bar.update(len(batch))
+    return out
+
+
+def encode_shard(
+    codec, docs: list[SourceDocument], args: argparse.Namespace, eot: np.ndarray
+) -> list[EncodedDocument]:
+    """Segment and encode one shard's documents; documents without sentences are dropped."""
+    from engine.lang import detect_language
+
+    pending: list[tuple[str, str]] = []  # (sentence, lang) of every text and source
+    layout = []  # per document: (doc, text sentences slice, source sentences slice or None)
+    for doc in docs:
+        lang = args.lang or detect_language(doc.text)
+        spans = []
+        for text in (doc.text, doc.source):
+            if text is None:
+                spans.append(None)
+                continue
+            sentences = segment(text, lang, args.max_chars)
+            spans.append(slice(len(pending), len(pending) + len(sentences)))
+            pending.extend((s, lang) for s in sentences)
+        if spans[0].stop > spans[0].start and (spans[1] is None or spans[1].stop > spans[1].start):
+            layout.append((doc, *spans))
+    embeddings = encode_sentences(codec, pending, args.batch_size)
+
+    def encoded(text: str, span: slice, split: str, with_eot: bool) -> EncodedDocument:
+        sentences = [s for s, _ in pending[span]]
+        rows = embeddings[span]
+        if with_eot:
+            sentences, rows = sentences + [END_OF_TEXT], np.concatenate([rows, eot[None]])
+        return EncodedDocument(text, sentences, rows, split)
+
+    result = []
+    for doc, text_span, source_span in layout:
+        split = doc.split or args.split
+        item = encoded(doc.text, text_span, split, with_eot=True)
+        if source_span is not None:
+            item.source = encoded(doc.source, source_span, split, with_eot=False)
+        result.append(item)
+    return result
+
+
+def prepare(args: argparse.Namespace, codec=None) -> list[Path]:
+    """Write this process's shards; returns the paths of all shards it is responsible for.
+
+    `codec` may be passed in (tests, notebooks); otherwise `args.codec` is loaded.
+    """
+    from accelerate import PartialState
+
+    state = PartialState()
+    if codec is None:
+        from engine.codec import load_codec
+
+        codec = load_codec(args.codec, device=args.device)
+    if args.shard_size < 1 or args.batch_size < 1:
+        raise ValueError("--shard-size and --batch-size must be at least 1")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    expected = {"codec": codec.name, "dim": codec.dim}
+    eot = codec.encode([END_OF_TEXT], lang="eng_Latn")[0].float().cpu().numpy()
+    documents = iter_documents(args.inputs, args.text_field, args.source_field)
+    mine: list[Path] = []
+    chunks = itertools.batched(documents, args.shard_size)
+    for index, chunk in enumerate(chunks):
+        if index % state.num_processes != state.process_index:
+            continue
+        path = out / f"shard-{index:05d}.parquet"
+        mine.append(path)
+        if path.exists():
+            found = shard_codec(path)
+            if found != expected:
+                raise ShardError(
+                    f"{path} was encoded with {found}, not {expected}; "
+                    "write to a new --out directory or delete the old shards"
+                )
+            continue
+        encoded = encode_shard(codec, list(chunk), args, eot)
+        write_shard(path, encoded, codec.name, codec.dim)
+        print(f"[rank {state.process_index}] {path.name}: {len(encoded)} documents")
+    state.wait_for_everyone()
+    return mine
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = prepare(args)
+    print(f"{len(paths)} shard(s) ready in {args.out}")
+    return 0

@@ -1,0 +1,301 @@
+"""The training loop on Hugging Face accelerate.
+
+One code path for a single process, DDP and FSDP: accelerate's launcher and config
+decide the distribution and (unless the recipe sets it) the mixed precision. A
+checkpoint (`accelerator.save_state`) holds model, optimiser, scheduler, every rank's RNG
+states, the data position and the step, so a resumed run continues bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DistributedType, gather_object, set_seed
+from torch import nn
+from tqdm import tqdm
+
+from engine.data.dataset import ConceptBatches, Example, load_examples
+from engine.data.normalizer_fit import NormalizerFileError, load_normalizer
+from engine.lcm import ConceptModel, LCMConfig, build_model, preset
+from engine.train.config import TrainConfig
+from engine.train.schedule import warmup_cosine
+
+CHECKPOINTS = "checkpoints"
+FINAL = "final"
+METRICS = "metrics.jsonl"
+
+
+class LossForward(nn.Module):
+    """Makes the LCM's `loss` the forward pass: DDP and FSDP synchronise gradients
+    through hooks around forward(), so the training step must go through it."""
+
+    def __init__(self, model: ConceptModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, concepts, mask, loss_mask=None) -> torch.Tensor:
+        return self.model.loss(concepts, mask, loss_mask)
+
+
+@dataclass
+class Progress:
+    """Optimizer steps taken and concepts consumed (all ranks); saved with checkpoints."""
+
+    step: int = 0
+    concepts: int = 0
+
+    def state_dict(self) -> dict:
+        return {"step": self.step, "concepts": self.concepts}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step, self.concepts = state["step"], state["concepts"]
+
+
+def latest_checkpoint(out_dir: Path) -> Path | None:
+    found = sorted((out_dir / CHECKPOINTS).glob("step-*"))
+    return found[-1] if found else None
+
+
+def _fit_normalizer(model: ConceptModel, examples: list[Example], seed: int) -> None:
+    """Fit on up to 100k training concepts when the recipe names no normaliser file."""
+    concepts = np.concatenate([e.concepts for e in examples])
+    if len(concepts) > 100_000:
+        rows = np.random.default_rng(seed).choice(len(concepts), 100_000, replace=False)
+        concepts = concepts[np.sort(rows)]
+    model.normalizer.fit(concepts)
+
+
+def build(cfg: TrainConfig, info: dict, examples: list[Example]) -> ConceptModel:
+    """The model to train: from `init_from` or a preset; with normaliser and EOT set."""
+    if cfg.init_from:
+        model = ConceptModel.from_pretrained(cfg.init_from)
+        if cfg.model:
+            raise ValueError("`model` overrides cannot change a checkpoint given in init_from")
+    else:
+        config = preset(cfg.preset, dim=info["dim"])
+        if cfg.model:
+            config = LCMConfig.from_dict({**config.to_dict(), **cfg.model, "dim": info["dim"]})
+        model = build_model(config)
+    if model.dim != info["dim"]:
+        raise ValueError(f"the model works on {model.dim}-d concepts, the shards on {info['dim']}")
+    if cfg.normalizer:
+        normalizer, meta = load_normalizer(cfg.normalizer)
+        if int(meta["dim"]) != model.dim or meta.get("codec") != info["codec"]:
+            raise NormalizerFileError(
+                f"{cfg.normalizer} was fitted on {meta.get('codec')} ({meta['dim']}-d), "
+                f"the shards hold {info['codec']} ({info['dim']}-d)"
+            )
+        model.normalizer.load_state_dict(normalizer.state_dict())
+    elif not cfg.init_from:
+        _fit_normalizer(model, examples, cfg.seed)
+    model.eot.copy_(torch.from_numpy(info["eot"]))
+    return model
+
+
+def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW; weight decay on matrices only (not on biases, norms or gains)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
+
+
+class MetricsLog:
+    """JSON lines on the main process, mirrored to TensorBoard when it is installed."""
+
+    def __init__(self, out_dir: Path, enabled: bool) -> None:
+        self.enabled = enabled
+        self.path = out_dir / METRICS
+        self.tensorboard = None
+        if enabled:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tensorboard = SummaryWriter(str(out_dir / "tensorboard"))
+            except ImportError:
+                pass
+
+    def write(self, record: dict) -> None:
+        if not self.enabled:
+            return
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tensorboard is not None:
+            for key, value in record.items():
+                if key != "step" and isinstance(value, int | float):
+                    self.tensorboard.add_scalar(f"train/{key}", value, record["step"])
+
+    def close(self) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+
+
+def _save_checkpoint(accelerator: Accelerator, out_dir: Path, step: int, keep: int) -> None:
+    accelerator.save_state(str(out_dir / CHECKPOINTS / f"step-{step:08d}"))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        for old in sorted((out_dir / CHECKPOINTS).glob("step-*"))[:-keep]:
+            shutil.rmtree(old)
+
+
+def _save_final(accelerator: Accelerator, wrapped: nn.Module, config: LCMConfig, path: Path):
+    """save_pretrained of the trained weights; works for DDP and (sharded) FSDP alike."""
+    state = accelerator.get_state_dict(wrapped)  # collective under FSDP: every rank calls it
+    if accelerator.is_main_process:
+        model = build_model(config)
+        model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
+        model.save_pretrained(path)
+
+
+def weights_digest(model: nn.Module) -> str:
+    """sha256 of every parameter's bytes: equal digests mean bit-identical weights."""
+    digest = hashlib.sha256()
+    for name, p in sorted(model.named_parameters()):
+        digest.update(name.encode())
+        digest.update(p.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Run (or resume) the recipe; returns a summary with losses and throughput."""
+    out_dir = Path(cfg.out_dir)
+    accelerator = Accelerator(
+        gradient_accumulation_steps=cfg.grad_accum, mixed_precision=cfg.mixed_precision
+    )
+    examples, info = load_examples(cfg.data, cfg.split, cfg.objective, cfg.max_len)
+    set_seed(cfg.seed)  # identical initial weights on every rank
+    model = build(cfg, info, examples)
+    config = model.config
+    batches = ConceptBatches(
+        examples,
+        cfg.batch_concepts,
+        seed=cfg.seed,
+        rank=accelerator.process_index,
+        world_size=accelerator.num_processes,
+        with_loss_mask=cfg.objective == "finetune",
+    )
+    wrapped = LossForward(model)
+    optimizer = _optimizer(wrapped, cfg)
+    # Not passed to prepare(): accelerate would step it once per process per step.
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        partial(
+            warmup_cosine, warmup=cfg.warmup_steps, total=cfg.max_steps, min_ratio=cfg.min_lr_ratio
+        ),
+    )
+    wrapped, optimizer = accelerator.prepare(wrapped, optimizer)
+    progress = Progress()
+    accelerator.register_for_checkpointing(scheduler, batches, progress)
+
+    resume_from = latest_checkpoint(out_dir)
+    if resume_from is not None:
+        accelerator.load_state(str(resume_from))
+    else:
+        set_seed(cfg.seed, device_specific=True)  # different noise / dropout per rank
+    if accelerator.is_main_process:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "recipe.json").write_text(cfg.model_dump_json(indent=2) + "\n")
+    metrics = MetricsLog(out_dir, accelerator.is_main_process)
+    device = accelerator.device
+
+    losses: list[float] = []
+    window_loss, window_concepts, window_steps = 0.0, 0, 0
+    window_start = time.perf_counter()
+    run_concepts, run_start = 0, time.perf_counter()
+    bar = tqdm(
+        total=cfg.max_steps,
+        initial=progress.step,
+        desc="train",
+        unit="step",
+        disable=not accelerator.is_main_process,
+    )
+    wrapped.train()
+    while progress.step < cfg.max_steps:
+        grad_norm = None
+        for _ in range(cfg.grad_accum):
+            batch = batches.next_batch()
+            loss_mask = batch.loss_mask.to(device) if batch.loss_mask is not None else None
+            with accelerator.accumulate(wrapped):
+                loss = wrapped(batch.concepts.to(device), batch.mask.to(device), loss_mask)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and cfg.grad_clip:
+                    grad_norm = accelerator.clip_grad_norm_(wrapped.parameters(), cfg.grad_clip)
+                optimizer.step()
+                if accelerator.sync_gradients and not accelerator.optimizer_step_was_skipped:
+                    scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            window_loss += loss.detach().float().item() / cfg.grad_accum
+            window_concepts += batch.num_concepts
+        progress.step += 1
+        window_steps += 1
+        bar.update(1)
+        save_now = progress.step % cfg.save_every == 0 or progress.step == cfg.max_steps
+
+        if save_now or progress.step % cfg.log_every == 0:  # a checkpoint never loses a window
+            totals = accelerator.reduce(
+                torch.tensor([window_loss, float(window_concepts)], device=device), "sum"
+            )
+            mean_loss = totals[0].item() / accelerator.num_processes / window_steps
+            concepts = int(totals[1].item())
+            elapsed = time.perf_counter() - window_start
+            progress.concepts += concepts
+            run_concepts += concepts
+            record = {
+                "step": progress.step,
+                "loss": mean_loss,
+                "lr": scheduler.get_last_lr()[0],
+                "grad_norm": float(grad_norm) if grad_norm is not None else None,
+                "concepts": progress.concepts,
+                "concepts_per_s": concepts / elapsed,
+                "epoch": batches.epoch,
+            }
+            metrics.write(record)
+            losses.append(mean_loss)
+            bar.set_postfix(loss=f"{mean_loss:.4f}", cps=f"{concepts / elapsed:.0f}")
+            window_loss, window_concepts, window_steps = 0.0, 0, 0
+            window_start = time.perf_counter()
+
+        if save_now:
+            _save_checkpoint(accelerator, out_dir, progress.step, cfg.keep_checkpoints)
+    bar.close()
+    metrics.close()
+
+    _save_final(accelerator, wrapped, config, out_dir / FINAL)
+    # Per-rank audit: which data each rank trained on (this run only) and whether all
+    # replicas ended identical (not meaningful under FSDP, where each rank holds a shard).
+    sharded = accelerator.distributed_type == DistributedType.FSDP
+    ranks = gather_object(
+        [
+            {
+                "rank": accelerator.process_index,
+                "data_fingerprint": batches.fingerprint.hexdigest(),
+                "weights_sha256": None if sharded else weights_digest(wrapped),
+            }
+        ]
+    )
+    seconds = time.perf_counter() - run_start
+    summary = {
+        "steps": progress.step,
+        "resumed_from": str(resume_from) if resume_from else None,
+        "first_loss": losses[0] if losses else None,
+        "last_loss": losses[-1] if losses else None,
+        "concepts_per_s": run_concepts / seconds if losses else None,
+        "processes": accelerator.num_processes,
+        "model": str(out_dir / FINAL),
+        "ranks": ranks,
+    }
+    if accelerator.is_main_process:
+        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    accelerator.end_training()
+    return summary
