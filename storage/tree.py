@@ -180,15 +180,20 @@ def insert_trees(
     root_ids: list[int] | None = None
     while level:
         rows = [_node_row(doc, tree, parent, key, now) for tree, parent, key in level]
-        ids = list(
-            session.scalars(insert(Node).returning(Node.id, sort_by_parameter_order=True), rows)
+        # RETURNING order is not guaranteed in a batch; (parent, key) is unique per level.
+        table = Node.__table__  # Core statements: the ORM adds nothing for fresh rows
+        connection = session.connection()
+        returned = connection.execute(
+            insert(table).returning(table.c.id, table.c.parent_id, table.c.position_key), rows
         )
+        id_of = {(r.parent_id, r.position_key): r.id for r in returned}
+        ids = [id_of[row["parent_id"], row["position_key"]] for row in rows]
         revisions = [
             {"change_id": change.id, "node_id": node_id, "action": action, "created_at": now}
             | {name: row[name] for name in SNAPSHOT_FIELDS}
             for node_id, row in zip(ids, rows, strict=True)
         ]
-        session.execute(insert(Revision), revisions)
+        connection.execute(insert(Revision.__table__), revisions)
         if root_ids is None:
             root_ids = ids
         level = [
