@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import itertools
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -26,6 +28,8 @@ from engine.data.shards import (
     write_shard,
 )
 from engine.data.sources import SourceDocument, iter_documents
+
+T = TypeVar("T")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,11 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="codec device (default: cuda if present)")
 
 
-def segment(text: str, lang: str, max_chars: int) -> list[str]:
-    """Sentences of every paragraph, in order (paragraph breaks are sentence breaks)."""
-    from engine.segment import split_paragraphs, split_sentences
-
-    return [s for p in split_paragraphs(text) for s in split_sentences(p, lang, max_chars)]
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of `size` items (the last may be shorter); itertools.batched
+    arrives only in Python 3.12."""
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def encode_sentences(codec, sentences: list[tuple[str, str]], batch_size: int) -> np.ndarray:
@@ -57,7 +62,7 @@ def encode_sentences(codec, sentences: list[tuple[str, str]], batch_size: int) -
     order = sorted(range(len(sentences)), key=lambda i: (sentences[i][1], len(sentences[i][0])))
     with tqdm(total=len(sentences), desc="encode", unit="sent", leave=False) as bar:
         for lang, group in itertools.groupby(order, key=lambda i: sentences[i][1]):
-            for batch in itertools.batched(group, batch_size):
+            for batch in _chunks(group, batch_size):
                 with torch.inference_mode():
                     emb = codec.encode([sentences[i][0] for i in batch], lang=lang)
                 out[list(batch)] = emb.float().cpu().numpy()
@@ -70,6 +75,7 @@ def encode_shard(
 ) -> list[EncodedDocument]:
     """Segment and encode one shard's documents; documents without sentences are dropped."""
     from engine.lang import detect_language
+    from engine.segment import split_sentences
 
     pending: list[tuple[str, str]] = []  # (sentence, lang) of every text and source
     layout = []  # per document: (doc, text sentences slice, source sentences slice or None)
@@ -80,7 +86,7 @@ def encode_shard(
             if text is None:
                 spans.append(None)
                 continue
-            sentences = segment(text, lang, args.max_chars)
+            sentences = split_sentences(text, lang, args.max_chars)
             spans.append(slice(len(pending), len(pending) + len(sentences)))
             pending.extend((s, lang) for s in sentences)
         if spans[0].stop > spans[0].start and (spans[1] is None or spans[1].stop > spans[1].start):
@@ -104,29 +110,24 @@ def encode_shard(
     return result
 
 
-def prepare(args: argparse.Namespace, codec=None) -> list[Path]:
-    """Write this process's shards; returns the paths of all shards it is responsible for.
-
-    `codec` may be passed in (tests, notebooks); otherwise `args.codec` is loaded.
-    """
-    from accelerate import PartialState
-
-    state = PartialState()
+def prepare(args: argparse.Namespace, codec=None, rank: int = 0, world_size: int = 1) -> list[Path]:
+    """Write the shards of process `rank` of `world_size` (shard k belongs to rank
+    k mod world_size); returns their paths. `codec` may be passed in (tests, notebooks);
+    otherwise `args.codec` is loaded."""
+    if args.shard_size < 1 or args.batch_size < 1:
+        raise ValueError("--shard-size and --batch-size must be at least 1")
     if codec is None:
         from engine.codec import load_codec
 
         codec = load_codec(args.codec, device=args.device)
-    if args.shard_size < 1 or args.batch_size < 1:
-        raise ValueError("--shard-size and --batch-size must be at least 1")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     expected = {"codec": codec.name, "dim": codec.dim}
     eot = codec.encode([END_OF_TEXT], lang="eng_Latn")[0].float().cpu().numpy()
     documents = iter_documents(args.inputs, args.text_field, args.source_field)
     mine: list[Path] = []
-    chunks = itertools.batched(documents, args.shard_size)
-    for index, chunk in enumerate(chunks):
-        if index % state.num_processes != state.process_index:
+    for index, chunk in enumerate(_chunks(documents, args.shard_size)):
+        if index % world_size != rank:
             continue
         path = out / f"shard-{index:05d}.parquet"
         mine.append(path)
@@ -138,14 +139,17 @@ def prepare(args: argparse.Namespace, codec=None) -> list[Path]:
                     "write to a new --out directory or delete the old shards"
                 )
             continue
-        encoded = encode_shard(codec, list(chunk), args, eot)
+        encoded = encode_shard(codec, chunk, args, eot)
         write_shard(path, encoded, codec.name, codec.dim)
-        print(f"[rank {state.process_index}] {path.name}: {len(encoded)} documents")
-    state.wait_for_everyone()
+        print(f"[rank {rank}] {path.name}: {len(encoded)} documents")
     return mine
 
 
 def run(args: argparse.Namespace) -> int:
-    paths = prepare(args)
+    from accelerate import PartialState
+
+    state = PartialState()  # one process, or one of those `accelerate launch` started
+    paths = prepare(args, rank=state.process_index, world_size=state.num_processes)
+    state.wait_for_everyone()
     print(f"{len(paths)} shard(s) ready in {args.out}")
     return 0

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-from synthetic import write_synthetic_shards
 
 from engine.lcm import load_lcm
 from engine.train.config import load_recipe
 from engine.train.trainer import CHECKPOINTS, FINAL, train
+from tests.train.synthetic import write_synthetic_shards
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "recipes" / "toy.yaml"
