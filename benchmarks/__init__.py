@@ -1,0 +1,1 @@
+"""Speed, memory and compute benchmarks; `lcm-writer bench` runs them (see run.py)."""
