@@ -48,10 +48,10 @@ def train_tiny_sentencepiece(path: Path, vocab_size: int = 160) -> Path:
     return path
 
 
-def build_tiny_sonar(
+def build_tiny_sonar_parts(
     workdir: Path, dim: int = 32, max_seq_len: int = 64, seed: int = 0
-) -> SonarCodec:
-    """Return a `SonarCodec` over random tiny SONAR models and a freshly trained tokenizer."""
+) -> tuple[torch.nn.Module, torch.nn.Module, object]:
+    """(encoder, decoder, tokenizer): random SONAR models of width `dim`, CPU fp32."""
     from fairseq2.models.nllb.tokenizer import NllbTokenizerConfig, load_nllb_tokenizer
     from sonar.models.sonar_text import get_sonar_text_decoder_hub, get_sonar_text_encoder_hub
 
@@ -88,6 +88,11 @@ def build_tiny_sonar(
         ffn_inner_dim=2 * dim,
     )
     decoder = decoder_hub.create_new_model(decoder_cfg, device=torch.device("cpu"))
-    return SonarCodec(
-        encoder, decoder, tokenizer, dim=dim, languages=TINY_LANGS, name="tiny-sonar", device="cpu"
-    )
+    return encoder, decoder, tokenizer
+
+
+def build_tiny_sonar(workdir: Path, dim: int = 32, **codec_options) -> SonarCodec:
+    """A `SonarCodec` (CPU) over `build_tiny_sonar_parts`; options go to SonarCodec."""
+    parts = build_tiny_sonar_parts(workdir, dim=dim)
+    options = {"languages": TINY_LANGS, "name": "tiny-sonar", "device": "cpu", **codec_options}
+    return SonarCodec(*parts, dim=dim, **options)
