@@ -142,7 +142,7 @@ class WriterService:
             self._context_before(doc, node), num_samples=k, seed=self._seed()
         )
         texts = self.codec.decode(samples, lang=node.language)
-        scores = _cosine(samples, torch.as_tensor(node.embedding, dtype=samples.dtype)).tolist()
+        scores = _cosine(samples, torch.tensor(node.embedding, dtype=samples.dtype)).tolist()
         stored = self.store.add_variants(
             node_id,
             [
@@ -340,7 +340,7 @@ def _cosine(rows: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:
 def _tensor(rows: Sequence, dim: int | None = None) -> torch.Tensor:
     if not rows:
         return torch.zeros(0, dim or 0)
-    return torch.stack([torch.as_tensor(r, dtype=torch.float32) for r in rows])
+    return torch.stack([torch.tensor(r, dtype=torch.float32) for r in rows])
 
 
 @dataclass

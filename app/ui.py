@@ -434,7 +434,7 @@ def create_app_from(service: WriterService, *, max_upload_mb: int = 5) -> gr.Blo
                 gr.Warning(str(error), title="Translation unavailable")
                 language = service.store.get_document(doc_id).language
                 return {**screen(doc_id, selected), view_lang: language}
-            return screen(doc_id, selected, view_language(doc_id, lang))
+            return {**screen(doc_id, selected, view_language(doc_id, lang)), view_lang: lang}
 
         def node_action(action: Callable[..., Any]) -> Callable:
             """A handler for a button that changes the selected node and redraws."""
@@ -576,7 +576,10 @@ def create_app_from(service: WriterService, *, max_upload_mb: int = 5) -> gr.Blo
 
         tree.select(select_node, [library, view_lang], editor, api_visibility="private")
         view_lang.input(
-            show_language, [library, node_id, view_lang], editor, api_name="show_language"
+            show_language,
+            [library, node_id, view_lang],
+            [*editor, view_lang],
+            api_name="show_language",
         )
         node_inputs = [library, node_id, node_version, view_lang]
         for button, action, name in [
