@@ -217,7 +217,11 @@ class SonarCodec:
             )
 
     def encode(self, sentences: list[str], lang: str = "eng_Latn") -> torch.Tensor:
-        """float32 CPU embeddings [N, dim], in input order, batched by token budget."""
+        """float32 CPU embeddings [N, dim], in input order.
+
+        Sentences are sorted by length and batched so that no batch holds more than
+        `max_tokens_per_batch` tokens (a batch of one may, if its sentence is that long).
+        """
         if isinstance(sentences, str):
             raise CodecError("encode() takes a list of sentences, not a single string.")
         sentences = list(sentences)
@@ -234,7 +238,9 @@ class SonarCodec:
                 sentences,
                 source_lang=lang,
                 batch_size=None,
-                batch_max_tokens=max(self.max_tokens_per_batch, max_len),
+                # fairseq2 closes a batch once it *reaches* the threshold, so leave room
+                # for one more sentence to keep every batch within the budget
+                batch_max_tokens=max(1, self.max_tokens_per_batch - max_len + 1),
                 max_seq_len=max_len,
             )
         if emb.shape != (len(sentences), self.dim):
