@@ -42,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source-field", default=None, help="JSONL/Parquet field with a fine-tuning source"
     )
+    parser.add_argument("--limit", type=int, default=None, help="only the first N documents")
     parser.add_argument("--shard-size", type=int, default=1000, help="documents per shard")
     parser.add_argument("--batch-size", type=int, default=64, help="sentences per encoder call")
     parser.add_argument("--max-chars", type=int, default=200, help="re-split longer sentences")
@@ -124,7 +125,9 @@ def prepare(args: argparse.Namespace, codec=None, rank: int = 0, world_size: int
     out.mkdir(parents=True, exist_ok=True)
     expected = {"codec": codec.name, "dim": codec.dim}
     eot = codec.encode([END_OF_TEXT], lang="eng_Latn")[0].float().cpu().numpy()
-    documents = iter_documents(args.inputs, args.text_field, args.source_field)
+    documents = itertools.islice(
+        iter_documents(args.inputs, args.text_field, args.source_field), args.limit
+    )
     mine: list[Path] = []
     for index, chunk in enumerate(_chunks(documents, args.shard_size)):
         if index % world_size != rank:

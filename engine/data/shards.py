@@ -86,9 +86,9 @@ def list_shards(directory: str | Path) -> list[Path]:
 
 
 def _matrices(column: pa.ChunkedArray, dim: int) -> list[np.ndarray]:
-    """list<fixed_size_list<float32, dim>> -> one [n_i, dim] array per row (zero-copy views)."""
+    """list<fixed_size_list<float32, dim>> -> one [n_i, dim] array per row (views of one writable copy)."""
     column = column.combine_chunks()
-    flat = column.values.values.to_numpy(zero_copy_only=False).reshape(-1, dim)
+    flat = np.array(column.values.values, dtype=np.float32).reshape(-1, dim)  # writable
     offsets = column.offsets.to_numpy()
     return [flat[offsets[i] : offsets[i + 1]] for i in range(len(column))]
 
@@ -135,3 +135,29 @@ def end_of_text_concept(docs: list[np.ndarray], where: str | Path) -> np.ndarray
             "shards must be written by `lcm-writer prepare` with one codec"
         )
     return last[0].copy()
+
+
+def read_documents(directory: str | Path, split: str | None = None, limit: int | None = None):
+    """Up to `limit` rows of one split as dicts with `text`, `sentences`, `embeddings`
+    ([n, dim] float32) and, in fine-tuning shards, `source_sentences` / `source_embeddings`.
+    """
+    rows = []
+    for path in list_shards(directory):
+        dim = shard_codec(path)["dim"]
+        table = pq.read_table(path)
+        if split is not None:
+            table = table.filter(pc.equal(table[SPLIT], split))
+        has_source = f"{SOURCE_PREFIX}_sentences_sonar_emb" in table.column_names
+        embeddings = _matrices(table[EMBEDDINGS], dim)
+        sources = (
+            _matrices(table[f"{SOURCE_PREFIX}_sentences_sonar_emb"], dim) if has_source else None
+        )
+        for i, row in enumerate(table.select([TEXT, SENTENCES]).to_pylist()):
+            item = {"text": row[TEXT], "sentences": row[SENTENCES], "embeddings": embeddings[i]}
+            if has_source:
+                item["source_sentences"] = table[f"{SOURCE_PREFIX}_sentences"][i].as_py()
+                item["source_embeddings"] = sources[i]
+            rows.append(item)
+            if limit is not None and len(rows) >= limit:
+                return rows
+    return rows

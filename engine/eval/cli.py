@@ -1,0 +1,189 @@
+"""`lcm-writer eval`: evaluate an LCM and its codec on held-out shards.
+
+Writes `eval.json` and `eval.md` (a Markdown table) to `--out`:
+- next-concept metrics of the paper's section 2.4 at one random position per document:
+  l2, round-trip l2, contrastive accuracy, paraphrasing, mutual information (a named
+  proxy unless a language model is supplied: see engine.eval.mutual_information);
+- generation: continue each document from its first half (or, on fine-tuning shards,
+  expand its source) and score the decoded text: ROUGE-L against the reference, OVL-3
+  against the source text, REP-4;
+- the codec: AutoBLEU of sentence round trips decode(encode(s)), and fragility: AutoBLEU
+  of decode(x + noise) against decode(x) and the cosine of its re-encoding to x, at
+  several relative noise levels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from engine.data.shards import END_OF_TEXT, read_documents
+from engine.eval import concept_metrics as cm
+from engine.eval import text_metrics as tm
+from engine.eval.mutual_information import LogProbModel, UnigramCacheLM
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="LCM checkpoint directory or 'demo'")
+    parser.add_argument("--data", required=True, help="shard directory")
+    parser.add_argument("--split", default="valid", help="split to evaluate on")
+    parser.add_argument("--codec", default=None, help="codec (default: the shards' codec)")
+    parser.add_argument("--out", required=True, help="directory for eval.json and eval.md")
+    parser.add_argument("--max-docs", type=int, default=32, help="documents to evaluate")
+    parser.add_argument("--max-sentences", type=int, default=64, help="for codec metrics")
+    parser.add_argument("--max-new", type=int, default=8, help="concepts to generate per doc")
+    parser.add_argument("--noise-levels", default="0.05,0.1,0.2,0.5", help="fragility levels")
+    parser.add_argument("--lang", default="eng_Latn", help="language to decode into")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default=None)
+
+
+def next_concept_metrics(model, codec, docs, lm: LogProbModel, lang: str, seed: int) -> dict:
+    """Paper section 2.4 metrics at one random position (>= 1) of each document."""
+    rng = np.random.default_rng(seed)
+    contexts, targets, context_texts = [], [], []
+    for doc in docs:
+        position = int(rng.integers(1, len(doc["embeddings"])))
+        contexts.append(torch.from_numpy(doc["embeddings"][:position]))
+        targets.append(torch.from_numpy(doc["embeddings"][position]))
+        context_texts.append(" ".join(doc["sentences"][:position]))
+    predicted = torch.stack(
+        [
+            model.sample_next(c.to(model.device), num_samples=1, seed=seed + i)[0].float().cpu()
+            for i, c in enumerate(tqdm(contexts, desc="predict", leave=False))
+        ]
+    )
+    decoded = codec.decode(predicted, lang=lang)
+    reencoded = codec.encode(decoded, lang=lang).float().cpu()
+    conditional, unconditional, lengths = [], [], []
+    for text, context in zip(decoded, context_texts, strict=True):
+        with_context, n = lm.logprob(text, context)
+        alone, _ = lm.logprob(text, None)
+        if n:
+            conditional.append(with_context), unconditional.append(alone), lengths.append(n)
+    metrics = {
+        "l2": cm.l2_distance(predicted, torch.stack(targets)),
+        "round_trip_l2": cm.l2_distance(predicted, reencoded),
+        "contrastive_accuracy": cm.contrastive_accuracy(predicted, torch.stack(targets)),
+        "paraphrasing": cm.paraphrasing(predicted, contexts),
+    }
+    if lengths:
+        metrics[lm.name] = cm.pointwise_mutual_information(conditional, unconditional, lengths)
+    return metrics
+
+
+def generation_metrics(model, codec, docs, max_new: int, lang: str, seed: int) -> dict:
+    """Continue (or expand) each document, decode, and score the text."""
+    prompts, references, sources = [], [], []
+    for doc in docs:
+        sentences = [s for s in doc["sentences"] if s != END_OF_TEXT]
+        if "source_embeddings" in doc:  # fine-tuning shards: source -> target
+            prompts.append(torch.from_numpy(doc["source_embeddings"]))
+            sources.append(" ".join(doc["source_sentences"]))
+            references.append(" ".join(sentences))
+        else:
+            half = max(1, len(sentences) // 2)
+            prompts.append(torch.from_numpy(doc["embeddings"][:half]))
+            sources.append(" ".join(sentences[:half]))
+            references.append(" ".join(sentences[half:]))
+    generated = model.generate_batch(
+        [p.to(model.device) for p in prompts], max_concepts=max_new, seed=seed
+    )
+    texts = [
+        " ".join(codec.decode(g.float().cpu(), lang=lang)) if len(g) else "" for g in generated
+    ]
+    n = len(texts)
+    return {
+        "rouge_l": sum(map(tm.rouge_l, texts, references)) / n,
+        "ovl_3": sum(tm.ngram_overlap(t, s, 3) for t, s in zip(texts, sources, strict=True)) / n,
+        "rep_4": sum(tm.ngram_repetition(t, 4) for t in texts) / n,
+        "generated_concepts": sum(len(g) for g in generated) / n,
+        "example": texts[0],
+    }
+
+
+def codec_metrics(codec, sentences: list[str], levels: list[float], lang: str, seed: int) -> dict:
+    """AutoBLEU of round trips, and fragility under relative Gaussian noise."""
+    embeddings = codec.encode(sentences, lang=lang).float().cpu()
+    clean = codec.decode(embeddings, lang=lang)
+    metrics = {"auto_bleu": tm.auto_bleu(clean, sentences)}
+    generator = torch.Generator().manual_seed(seed)
+    for level in levels:
+        noisy = codec.decode(cm.add_relative_noise(embeddings, level, generator), lang=lang)
+        metrics[f"fragility_auto_bleu@{level:g}"] = tm.auto_bleu(noisy, clean)
+        reencoded = codec.encode(noisy, lang=lang).float().cpu()
+        metrics[f"fragility_cosine@{level:g}"] = cm.mean_cosine(reencoded, embeddings)
+    return metrics
+
+
+def markdown_table(results: dict) -> str:
+    lines = ["| group | metric | value |", "|---|---|---|"]
+    for group, metrics in results.items():
+        if not isinstance(metrics, dict):
+            continue
+        for name, value in metrics.items():
+            shown = f"{value:.4f}" if isinstance(value, float) else str(value).replace("|", "/")
+            lines.append(f"| {group} | {name} | {shown} |")
+    return "\n".join(lines) + "\n"
+
+
+def evaluate(args: argparse.Namespace, model=None, codec=None) -> dict:
+    """Run every metric; `model` / `codec` may be passed in, else loaded from args."""
+    docs = read_documents(args.data, args.split, args.max_docs)
+    docs = [d for d in docs if len(d["embeddings"]) >= 2]
+    if len(docs) < 2:
+        raise ValueError(
+            f"split {args.split!r} of {args.data} has {len(docs)} usable document(s); "
+            "evaluation needs at least 2 with 2 or more concepts"
+        )
+    if model is None:
+        from engine.lcm import load_lcm
+
+        model = load_lcm(args.model, device=args.device)
+    if codec is None:
+        from engine.codec import load_codec
+        from engine.data.shards import list_shards, shard_codec
+
+        name = args.codec or shard_codec(list_shards(args.data)[0])["codec"]
+        codec = load_codec(name, args.device)
+    if model.dim != codec.dim:
+        raise ValueError(f"the model works on {model.dim}-d concepts, the codec on {codec.dim}-d")
+    sentences = [s for d in docs for s in d["sentences"] if s != END_OF_TEXT]
+    levels = [float(x) for x in args.noise_levels.split(",") if x.strip()]
+    with torch.inference_mode():
+        results = {
+            "next_concept": next_concept_metrics(
+                model, codec, docs, UnigramCacheLM(sentences), args.lang, args.seed
+            ),
+            "generation": generation_metrics(
+                model, codec, docs, args.max_new, args.lang, args.seed
+            ),
+            "codec": codec_metrics(
+                codec, sentences[: args.max_sentences], levels, args.lang, args.seed
+            ),
+        }
+    results["setup"] = {
+        "model": str(args.model),
+        "codec": codec.name,
+        "data": str(args.data),
+        "split": args.split,
+        "documents": len(docs),
+        "sentences": min(len(sentences), args.max_sentences),
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "eval.md").write_text(markdown_table(results))
+    return results
+
+
+def run(args: argparse.Namespace) -> int:
+    results = evaluate(args)
+    print(markdown_table(results))
+    print(f"written to {Path(args.out) / 'eval.json'} and eval.md")
+    return 0

@@ -1,0 +1,108 @@
+"""`eval` end to end: tiny SONAR codec -> prepare -> a few training steps -> metrics."""
+
+import argparse
+import json
+
+import pytest
+import torch
+
+from engine.data import prepare
+from engine.eval import cli as eval_cli
+from engine.eval.text_metrics import auto_bleu
+from engine.lcm import load_lcm
+from engine.train.config import load_recipe
+from engine.train.trainer import FINAL, train
+from tests.codec.tiny_sonar import build_tiny_sonar
+
+TEXT = [
+    "The sun rose. Birds sang in the trees. A farmer walked to the field.",
+    "Rain came at noon. The roads were wet. Children stayed inside.",
+    "The market opened early. Traders shouted prices. Buyers came and went.",
+    "Night fell on the town. Lamps were lit. The streets grew quiet.",
+]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("eval")
+    codec = build_tiny_sonar(tmp_path_factory.mktemp("codec"))
+    corpus = root / "docs.jsonl"
+    corpus.write_text("".join(json.dumps({"text": t, "split": "valid"}) + "\n" for t in TEXT))
+    parser = argparse.ArgumentParser()
+    prepare.add_arguments(parser)
+    argv = [str(corpus), "--out", str(root / "s"), "--lang", "eng_Latn"]
+    prepare.prepare(parser.parse_args(argv), codec)
+    overrides = {
+        "data": str(root / "s"),
+        "split": "valid",
+        "out_dir": str(root / "m"),
+        "max_steps": 3,
+        "save_every": 3,
+        "log_every": 1,
+        "warmup_steps": 1,
+    }
+    train(load_recipe("recipes/toy.yaml", overrides))
+    return root, codec, load_lcm(root / "m" / FINAL, device="cpu")
+
+
+def test_eval_writes_every_metric_as_json_and_markdown(setup):
+    root, codec, model = setup
+    parser = argparse.ArgumentParser()
+    eval_cli.add_arguments(parser)
+    args = parser.parse_args(
+        [
+            "--model",
+            "m",
+            "--data",
+            str(root / "s"),
+            "--out",
+            str(root / "e"),
+            "--max-new",
+            "2",
+            "--max-sentences",
+            "4",
+            "--noise-levels",
+            "0.1,0.5",
+        ]
+    )
+    results = eval_cli.evaluate(args, model=model, codec=codec)
+    saved = json.loads((root / "e" / "eval.json").read_text())
+    assert saved["setup"]["documents"] == 4
+    nc = saved["next_concept"]
+    assert set(nc) == {
+        "l2",
+        "round_trip_l2",
+        "contrastive_accuracy",
+        "paraphrasing",
+        "mi_proxy_unigram_cache",
+    }
+    assert nc["l2"] > 0 and 0 <= nc["contrastive_accuracy"] <= 1 and -1 <= nc["paraphrasing"] <= 1
+    gen = saved["generation"]
+    assert 0 <= gen["rouge_l"] <= 1 and 0 <= gen["ovl_3"] <= 1 and 0 <= gen["rep_4"] <= 1
+    assert set(saved["codec"]) == {
+        "auto_bleu",
+        "fragility_auto_bleu@0.1",
+        "fragility_cosine@0.1",
+        "fragility_auto_bleu@0.5",
+        "fragility_cosine@0.5",
+    }
+    # AutoBLEU is the round trip of the first sentences, recomputable by hand.
+    sentences = [s for t in TEXT for s in t.split(". ")][:4]
+    sentences = [s if s.endswith(".") else s + "." for s in sentences]
+    decoded = codec.decode(codec.encode(sentences))
+    assert saved["codec"]["auto_bleu"] == pytest.approx(auto_bleu(decoded, sentences))
+    table = (root / "e" / "eval.md").read_text()
+    assert "| next_concept | contrastive_accuracy |" in table
+    assert results["codec"] == saved["codec"]
+
+
+def test_eval_needs_two_documents(setup):
+    root, codec, model = setup
+    parser = argparse.ArgumentParser()
+    eval_cli.add_arguments(parser)
+    args = parser.parse_args(
+        ["--model", "m", "--data", str(root / "s"), "--out", "x", "--split", "train"]
+    )
+    with pytest.raises(ValueError, match="0 usable document"):
+        eval_cli.evaluate(args, model=model, codec=codec)
