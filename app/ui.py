@@ -175,7 +175,9 @@ def create_app_from(service: WriterService, *, max_upload_mb: int = 5) -> gr.Blo
             with gr.Column(scale=1, min_width=240):
                 library = gr.Radio([], label="Documents", elem_id="library")
                 with gr.Accordion("Import or new", open=True):
-                    import_title = gr.Textbox(label="Title", placeholder="optional")
+                    import_title = gr.Textbox(
+                        label="Title", placeholder="optional", elem_id="import-title"
+                    )
                     import_text = gr.Textbox(
                         label="Paste text or Markdown",
                         lines=6,
