@@ -86,9 +86,10 @@ def list_shards(directory: str | Path) -> list[Path]:
 
 
 def _matrices(column: pa.ChunkedArray, dim: int) -> list[np.ndarray]:
-    """list<fixed_size_list<float32, dim>> -> one [n_i, dim] array per row (views of one writable copy)."""
+    """list<fixed_size_list<float32, dim>> -> one [n_i, dim] array per row (views into one
+    writable copy of the column)."""
     column = column.combine_chunks()
-    flat = np.array(column.values.values, dtype=np.float32).reshape(-1, dim)  # writable
+    flat = np.array(column.values.values, dtype=np.float32).reshape(-1, dim)
     offsets = column.offsets.to_numpy()
     return [flat[offsets[i] : offsets[i + 1]] for i in range(len(column))]
 

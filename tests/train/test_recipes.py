@@ -1,0 +1,47 @@
+"""Recipes load and validate; the learning-rate schedule has the promised shape."""
+
+import math
+from pathlib import Path
+
+import pytest
+
+from engine.lcm import preset
+from engine.train.config import RecipeError, load_recipe, parse_overrides
+from engine.train.schedule import warmup_cosine
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+REQUIRED = {"data": "shards", "out_dir": "out"}
+
+
+@pytest.mark.parametrize("name", ["toy.yaml", "demo.yaml", "paper_1.6b.yaml"])
+def test_every_recipe_is_valid_and_names_a_real_preset(name):
+    cfg = load_recipe(RECIPES / name, REQUIRED)
+    assert preset(cfg.preset).model_type == "two_tower"
+    assert cfg.betas == (0.9, 0.95) and cfg.weight_decay == 0.1
+
+
+def test_overrides_are_typed_and_reach_into_the_model():
+    overrides = parse_overrides(["lr=1e-3", "model.d_model=64", "mixed_precision=bf16"])
+    cfg = load_recipe(RECIPES / "toy.yaml", {**REQUIRED, **overrides})
+    assert cfg.lr == 0.001 and cfg.model == {"d_model": 64} and cfg.mixed_precision == "bf16"
+
+
+def test_bad_recipes_get_specific_errors(tmp_path):
+    with pytest.raises(RecipeError, match="max_stepz"):
+        load_recipe(RECIPES / "toy.yaml", {**REQUIRED, "max_stepz": 3})
+    with pytest.raises(RecipeError, match="data"):
+        load_recipe(RECIPES / "toy.yaml", {"out_dir": "x"})
+    with pytest.raises(RecipeError, match="key=value"):
+        parse_overrides(["lr"])
+    broken = tmp_path / "r.yaml"
+    broken.write_text("lr: [1,\n")
+    with pytest.raises(RecipeError, match="not valid YAML"):
+        load_recipe(broken, {})
+
+
+def test_warmup_then_cosine_to_the_floor():
+    factors = [warmup_cosine(s, warmup=4, total=104, min_ratio=0.1) for s in range(104)]
+    assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert factors[54] == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5)))
+    assert factors[-1] == pytest.approx(0.1, abs=1e-3)
+    assert all(a >= b for a, b in zip(factors[3:], factors[4:], strict=False))
