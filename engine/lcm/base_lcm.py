@@ -41,7 +41,7 @@ class BaseLCM(ConceptModel):
         start = x.new_zeros(x.shape[0], 1, x.shape[2])
         return torch.cat([start, x], dim=1), torch.cat([valid.new_ones(len(valid), 1), valid], 1)
 
-    def predict(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """Predictions [B, L+1, dim] (normalised) for every position of x [B, L, dim] and
         the one after it, without caches."""
         inputs, valid = self._shifted(x, valid)
@@ -50,7 +50,7 @@ class BaseLCM(ConceptModel):
 
     def loss(self, concepts, mask, loss_mask=None) -> torch.Tensor:
         x, scored = self.prepare_batch(concepts, mask, loss_mask)
-        pred = self.predict(x, mask)[:, :-1]
+        pred = self(x, mask)[:, :-1]
         per_position = (pred - x).pow(2).mean(dim=-1)
         return (per_position * scored).sum() / scored.sum().clamp(min=1)
 

@@ -26,7 +26,7 @@ from .blocks import (
     positions_of,
 )
 from .config import LCMConfig, SamplerConfig
-from .model import ConceptModel
+from .model import ConceptModel, diffusion_loss
 from .schedules import NoiseSchedule
 
 
@@ -51,28 +51,35 @@ class OneTowerLCM(ConceptModel):
         )  # fmt: skip
         self.postnet = nn.Linear(d, config.dim)
 
-    def loss(self, concepts, mask, loss_mask=None) -> torch.Tensor:
-        x, scored = self.prepare_batch(concepts, mask, loss_mask)
-        batch, length, _ = x.shape
-        t = self.schedule.sample_timesteps((batch, length), x.device)
-        noise = torch.randn_like(x)
-        noisy = self.prenet(self.schedule.add_noise(x, noise, t)) + self.time_embed(t)
+    def forward(
+        self,
+        x: torch.Tensor,
+        valid: torch.Tensor,
+        x_t: torch.Tensor,
+        t: torch.Tensor,
+        dropped: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """All positions at once (training): the output [B, L, dim] for noisy x_t [B, L, dim]
+        at timesteps t [B, L], position i conditioned on clean x[:, :i] (normalised, right
+        padded as `valid` says); positions marked in `dropped` [B, L] see no context."""
+        length = x.shape[1]
+        noisy = self.prenet(x_t) + self.time_embed(t)
         sequence = torch.stack([noisy, self.prenet(x)], dim=2).flatten(1, 2)  # [B, 2L, d]
         # Even indices are noisy, odd are clean; index // 2 is the concept position.
         query = torch.arange(2 * length, device=x.device)[:, None]
         key = torch.arange(2 * length, device=x.device)[None]
         limit = torch.where(query % 2 == 0, query // 2 - 1, query // 2)  # last clean visible
-        allowed = (key % 2 == 1) & (key // 2 <= limit) & mask.repeat_interleave(2, dim=1)[:, None]
-        if self.training and self.config.diffusion.cfg_dropout > 0:
-            dropped = torch.rand(batch, length, device=x.device) < self.config.diffusion.cfg_dropout
+        allowed = (key % 2 == 1) & (key // 2 <= limit) & valid.repeat_interleave(2, 1)[:, None]
+        if dropped is not None:
             no_context = torch.stack([dropped, torch.zeros_like(dropped)], dim=2).flatten(1, 2)
             allowed = allowed & ~no_context[..., None]
         allowed = allowed | (key == query)
-        out = self.body(sequence, positions_of(mask).repeat_interleave(2, dim=1), allowed[:, None])
-        pred = self.postnet(out[:, 0::2])
-        per_position = (pred - self.schedule.target(x, noise, t)).pow(2).mean(dim=-1)
-        per_position = per_position * self.schedule.loss_weight(t)
-        return (per_position * scored).sum() / scored.sum().clamp(min=1)
+        positions = positions_of(valid).repeat_interleave(2, dim=1)
+        return self.postnet(self.body(sequence, positions, allowed[:, None])[:, 0::2])
+
+    def loss(self, concepts, mask, loss_mask=None) -> torch.Tensor:
+        x, scored = self.prepare_batch(concepts, mask, loss_mask)
+        return diffusion_loss(self, x, mask, scored)
 
     def start(self, x: torch.Tensor, valid: torch.Tensor) -> OneTowerState:
         caches = self.body.new_caches()

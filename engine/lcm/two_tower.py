@@ -28,7 +28,7 @@ from .blocks import (
     positions_of,
 )
 from .config import LCMConfig, SamplerConfig
-from .model import ConceptModel
+from .model import ConceptModel, diffusion_loss
 from .schedules import NoiseSchedule
 
 KV = tuple[torch.Tensor, torch.Tensor]
@@ -78,28 +78,33 @@ class TwoTowerLCM(ConceptModel):
             h = layer(h, cond, itself, kv, cross_mask)
         return self.postnet(self.final_norm(h))
 
-    def loss(self, concepts, mask, loss_mask=None) -> torch.Tensor:
-        x, scored = self.prepare_batch(concepts, mask, loss_mask)
+    def forward(
+        self,
+        x: torch.Tensor,
+        valid: torch.Tensor,
+        x_t: torch.Tensor,
+        t: torch.Tensor,
+        dropped: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """All positions at once (training): the output [B, L, dim] for noisy x_t [B, L, dim]
+        at timesteps t [B, L], position i conditioned on clean x[:, :i] (normalised, right
+        padded as `valid` says); positions marked in `dropped` [B, L] see no context."""
         batch, length, _ = x.shape
         h = self.contextualizer(
-            self.context_prenet(x), positions_of(mask), causal_mask(mask, length)
+            self.context_prenet(x), positions_of(valid), causal_mask(valid, length)
         )
         memory = torch.cat([torch.zeros_like(h[:, :1]), h], dim=1)
         # Position i sees memory entries 0..i: the zero vector and h_0 .. h_{i-1}.
         query = torch.arange(length, device=x.device)[:, None]
         key = torch.arange(length + 1, device=x.device)[None]
         allowed = (key <= query).expand(batch, length, length + 1)
-        if self.training and self.config.diffusion.cfg_dropout > 0:
-            dropped = torch.rand(batch, length, device=x.device) < self.config.diffusion.cfg_dropout
+        if dropped is not None:
             allowed = allowed & (~dropped[..., None] | (key == 0))
-        t = self.schedule.sample_timesteps((batch, length), x.device)
-        noise = torch.randn_like(x)
-        pred = self.denoise(
-            self.schedule.add_noise(x, noise, t), t, self.memory_kv(memory), allowed[:, None]
-        )
-        per_position = (pred - self.schedule.target(x, noise, t)).pow(2).mean(dim=-1)
-        per_position = per_position * self.schedule.loss_weight(t)
-        return (per_position * scored).sum() / scored.sum().clamp(min=1)
+        return self.denoise(x_t, t, self.memory_kv(memory), allowed[:, None])
+
+    def loss(self, concepts, mask, loss_mask=None) -> torch.Tensor:
+        x, scored = self.prepare_batch(concepts, mask, loss_mask)
+        return diffusion_loss(self, x, mask, scored)
 
     def start(self, x: torch.Tensor, valid: torch.Tensor) -> TwoTowerState:
         batch, length = valid.shape
