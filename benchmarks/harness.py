@@ -38,7 +38,7 @@ class Measurement:
     params: dict
     seconds: list[float]
     peak_rss_mb: float | None  # resident-set growth during one run (None: not measurable)
-    peak_python_mb: float  # Python-heap peak during one run (tracemalloc)
+    peak_python_mb: float | None  # Python-heap peak during one run (tracemalloc)
     items: int = 1  # work units per run (sentences, concepts, ...) for the rate
 
     @property
@@ -71,7 +71,7 @@ def _reset_peak_rss() -> bool:
     return True
 
 
-def _peak_rss_growth(fn: Callable[[], object]) -> float | None:
+def peak_rss_growth(fn: Callable[[], object]) -> float | None:
     """Run `fn` once and return how far the resident set rose above its start, in MiB."""
     if _reset_peak_rss():
         start = _status_kib("VmRSS")
@@ -100,7 +100,7 @@ def measure(
         start = time.perf_counter()
         fn()
         seconds.append(time.perf_counter() - start)
-    peak_rss = _peak_rss_growth(fn)
+    peak_rss = peak_rss_growth(fn)
     tracemalloc.start()
     fn()
     _, peak_python = tracemalloc.get_traced_memory()

@@ -1,0 +1,119 @@
+"""Next-concept latency of the LCMs at the demo size on the CPU.
+
+Sweeps, each around the app's default (Two-Tower, 40 DDIM steps, guidance on, 4
+samples, 16 concepts of context): diffusion steps, guidance, parallel samples, context
+length with and without reusing the contextualizer's KV cache, and the three model
+families. Weights are random: latency does not depend on their values (the AdaLN gates
+are made non-zero anyway, so no layer is an identity). Each case also reports the
+analytic FLOPs (benchmarks/flops.py) and the rate they imply.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from engine.lcm import SamplerConfig, build_model, preset
+
+from . import flops
+from .harness import measure, write_results
+
+DEFAULTS = {"steps": 40, "guided": True, "samples": 4, "context": 16}
+
+
+def demo_model(model_type: str = "two_tower"):
+    torch.manual_seed(0)
+    model = build_model(preset("demo", model_type=model_type)).eval()
+    for layer in getattr(model, "denoiser", []):
+        torch.nn.init.normal_(layer.modulation.weight, std=0.02)
+    return model
+
+
+def context(model, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(length)
+    x = torch.randn(1, length, model.dim, generator=generator)
+    return x, torch.ones(1, length, dtype=torch.bool)
+
+
+def next_concept(model, steps, guided, samples, length, cached, repeats):
+    """Time one next concept: with the cache, `append` of the previous concept plus
+    `propose`; without, `start` over the whole context plus `propose` (what a call of
+    `sample_next` does)."""
+    options = SamplerConfig(steps=steps, guidance_scale=3.0 if guided else 1.0)
+    generator = torch.Generator().manual_seed(0)
+    x, valid = context(model, length)
+    with torch.no_grad():
+        if cached:
+            state = model.start(x[:, :-1], valid[:, :-1])
+            caches = [(c.k, c.v) for c in getattr(state, "caches", [])]
+            saved = dict(vars(state))
+
+            def step():
+                for cache, (k, v) in zip(getattr(state, "caches", []), caches, strict=True):
+                    cache.k, cache.v = k, v  # drop the position the previous run appended
+                vars(state).update(saved)
+                model.append(state, x[:, -1])
+                model.propose(state, samples, generator, options)
+
+        else:
+
+            def step():
+                state = model.start(x, valid)
+                model.propose(state, samples, generator, options)
+
+        params = {
+            "model": model.config.model_type,
+            "steps": steps,
+            "guided": guided,
+            "samples": samples,
+            "context": length,
+            "kv_cache": cached,
+        }
+        result = measure("next_concept", step, repeats=repeats, **params)
+    flop = flops.per_concept(model.config, length, steps, guided, samples, cached)
+    result.params["gflops"] = flop / 1e9
+    result.params["achieved_gflops_per_s"] = flop / 1e9 / result.median_s
+    return result
+
+
+def cases(quick: bool) -> list[dict]:
+    """The sweeps as parameter sets (duplicates of the default case are kept once)."""
+    steps = (10, 40) if quick else (10, 20, 40, 100)
+    samples = (1, 4) if quick else (1, 4, 16, 64)
+    lengths = (16, 128) if quick else (16, 128, 512)
+    grid = [{"steps": s, "guided": g} for s in steps for g in (True, False)]
+    grid += [{"samples": n} for n in samples]
+    grid += [{"context": n, "cached": c} for n in lengths for c in (True, False)]
+    grid += [{"model_type": m} for m in ("base_lcm", "one_tower", "two_tower")]
+    unique = []
+    for case in grid:
+        full = {**DEFAULTS, "cached": True, "model_type": "two_tower", **case}
+        if full not in unique:
+            unique.append(full)
+    return unique
+
+
+def run(options):
+    models = {}
+    results = []
+    for case in cases(options.quick):
+        model_type = case.pop("model_type")
+        if model_type not in models:
+            models[model_type] = demo_model(model_type)
+        model = models[model_type]
+        results.append(
+            next_concept(
+                model,
+                case["steps"],
+                case["guided"],
+                case["samples"],
+                case["context"],
+                case["cached"],
+                options.repeats,
+            )
+        )
+    extra = {
+        "preset": "demo",
+        "parameters": {t: sum(p.numel() for p in m.parameters()) for t, m in models.items()},
+        "defaults": DEFAULTS,
+    }
+    return write_results("lcm", results, extra)
