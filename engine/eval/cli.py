@@ -1,7 +1,7 @@
 """`lcm-writer eval`: evaluate an LCM and its codec on held-out shards.
 
 Writes `eval.json` and `eval.md` (a Markdown table) to `--out`:
-- next-concept metrics of the paper's section 2.4 at one random position per document:
+- next-concept metrics of the paper's section 2.4 at random positions of each document:
   l2, round-trip l2, contrastive accuracy, paraphrasing, mutual information (a named
   proxy unless a language model is supplied: see engine.eval.mutual_information);
 - generation: continue each document from its first half (or, on fine-tuning shards,
@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--codec", default=None, help="codec (default: the shards' codec)")
     parser.add_argument("--out", required=True, help="directory for eval.json and eval.md")
     parser.add_argument("--max-docs", type=int, default=32, help="documents to evaluate")
+    parser.add_argument("--positions", type=int, default=4, help="predictions per document")
     parser.add_argument("--max-sentences", type=int, default=64, help="for codec metrics")
     parser.add_argument("--max-new", type=int, default=8, help="concepts to generate per doc")
     parser.add_argument("--noise-levels", default="0.05,0.1,0.2,0.5", help="fragility levels")
@@ -43,15 +44,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None)
 
 
-def next_concept_metrics(model, codec, docs, lm: LogProbModel, lang: str, seed: int) -> dict:
-    """Paper section 2.4 metrics at one random position (>= 1) of each document."""
+def next_concept_metrics(
+    model, codec, docs, lm: LogProbModel, lang: str, seed: int, positions: int = 4
+) -> dict:
+    """Paper section 2.4 metrics at up to `positions` random positions (>= 1) per document."""
     rng = np.random.default_rng(seed)
     contexts, targets, context_texts = [], [], []
     for doc in docs:
-        position = int(rng.integers(1, len(doc["embeddings"])))
-        contexts.append(torch.from_numpy(doc["embeddings"][:position]))
-        targets.append(torch.from_numpy(doc["embeddings"][position]))
-        context_texts.append(" ".join(doc["sentences"][:position]))
+        n = len(doc["embeddings"])
+        for position in sorted(rng.choice(np.arange(1, n), min(positions, n - 1), replace=False)):
+            contexts.append(torch.from_numpy(doc["embeddings"][:position]))
+            targets.append(torch.from_numpy(doc["embeddings"][position]))
+            context_texts.append(" ".join(doc["sentences"][:position]))
     predicted = torch.stack(
         [
             model.sample_next(c.to(model.device), num_samples=1, seed=seed + i)[0].float().cpu()
@@ -67,6 +71,7 @@ def next_concept_metrics(model, codec, docs, lm: LogProbModel, lang: str, seed: 
         if n:
             conditional.append(with_context), unconditional.append(alone), lengths.append(n)
     metrics = {
+        "predictions": len(predicted),
         "l2": cm.l2_distance(predicted, torch.stack(targets)),
         "round_trip_l2": cm.l2_distance(predicted, reencoded),
         "contrastive_accuracy": cm.contrastive_accuracy(predicted, torch.stack(targets)),
@@ -128,6 +133,7 @@ def markdown_table(results: dict) -> str:
             continue
         for name, value in metrics.items():
             shown = f"{value:.4f}" if isinstance(value, float) else str(value).replace("|", "/")
+            shown = shown if len(shown) <= 120 else shown[:117] + "..."
             lines.append(f"| {group} | {name} | {shown} |")
     return "\n".join(lines) + "\n"
 
@@ -158,7 +164,7 @@ def evaluate(args: argparse.Namespace, model=None, codec=None) -> dict:
     with torch.inference_mode():
         results = {
             "next_concept": next_concept_metrics(
-                model, codec, docs, UnigramCacheLM(sentences), args.lang, args.seed
+                model, codec, docs, UnigramCacheLM(sentences), args.lang, args.seed, args.positions
             ),
             "generation": generation_metrics(
                 model, codec, docs, args.max_new, args.lang, args.seed
@@ -174,6 +180,7 @@ def evaluate(args: argparse.Namespace, model=None, codec=None) -> dict:
         "split": args.split,
         "documents": len(docs),
         "sentences": min(len(sentences), args.max_sentences),
+        "predictions": results["next_concept"].pop("predictions"),
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

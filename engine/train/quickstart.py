@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", required=True, help="documents (.jsonl/.txt/.md/.parquet)")
     parser.add_argument("--work", default="runs/quickstart", help="output directory")
     parser.add_argument("--codec", default="demo")
-    parser.add_argument("--docs", type=int, default=40, help="documents to use")
+    parser.add_argument("--docs", type=int, default=60, help="documents to use")
     parser.add_argument("--steps", type=int, default=300, help="training steps")
     parser.add_argument("--eval-split", default="heldout", help="split to evaluate on")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")

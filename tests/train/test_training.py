@@ -90,3 +90,15 @@ def test_two_process_data_parallel_run_on_cpu(shards, tmp_path):
     assert first["data_fingerprint"] != second["data_fingerprint"]  # different batches
     assert first["weights_sha256"] == second["weights_sha256"]  # identical replicas
     assert (out / FINAL / "model.safetensors").is_file()
+
+
+def test_fine_tuning_starts_from_a_checkpoint(shards, tmp_path):
+    torch.set_num_threads(1)
+    train(recipe(shards, tmp_path / "base", max_steps=2))
+    start = tmp_path / "base" / FINAL
+    cfg = recipe(shards, tmp_path / "tuned", objective="finetune", init_from=str(start))
+    summary = train(cfg)
+    assert summary["steps"] == 8 and summary["last_loss"] > 0
+    before, after = load_file(start / "model.safetensors"), final_weights(tmp_path / "tuned")
+    assert torch.equal(before["normalizer.scale"], after["normalizer.scale"])  # kept
+    assert not torch.equal(before["context_prenet.weight"], after["context_prenet.weight"])
