@@ -206,6 +206,7 @@ class DemoAutoencoder(nn.Module):
         done = torch.zeros(b * k, dtype=torch.bool, device=concepts.device)
         for t in range(max_tokens + 1):
             logp = self.decode_step(seqs[:, -1:], memory, t, caches)[:, -1].log_softmax(-1)
+            logp[:, [PAD, BOS]] = float("-inf")  # never written inside a sentence
             if t == max_tokens:  # force an end
                 logp = torch.full_like(logp, float("-inf"))
                 logp[:, EOS] = 0.0

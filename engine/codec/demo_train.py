@@ -115,12 +115,12 @@ def train(sentences_dir: Path, out: Path, cfg: DemoCodecConfig, tc: TrainConfig)
     final held-out metrics."""
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(tc.seed)
-    train_file, heldout_file = (sentences_dir / f"sentences.{s}.txt" for s in ("train", "heldout"))
+    train_file, valid_file = (sentences_dir / f"sentences.{s}.txt" for s in ("train", "valid"))
     if not (out / "tokenizer.model").exists():
         train_tokenizer(train_file, out / "tokenizer", cfg.vocab_size)
     tokenizer = spm.SentencePieceProcessor(model_file=str(out / "tokenizer.model"))
     data = tokenize_corpus(tokenizer, train_file, tc.max_chars, cfg.max_tokens)
-    eval_set = heldout_sample(heldout_file, tc.final_eval_sentences, tc.seed)
+    eval_set = heldout_sample(valid_file, tc.final_eval_sentences, tc.seed)
 
     model = DemoAutoencoder(cfg)
     optim = torch.optim.AdamW(

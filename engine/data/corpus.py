@@ -6,7 +6,7 @@ Sources (fetched with `apt-get download`, so the build needs only the Debian arc
 Only paragraph text (<p>) is kept: code blocks, tables and navigation are left out, so a
 document is a sequence of prose sentences. Licence pages are skipped, and the Debian
 `fortunes*` packages and the GNU licence texts are never used: they are reserved for
-independent evaluation. Documents are split into train / held-out by a hash of their id,
+independent evaluation. Documents are split into "train" and held-out "valid" by a hash of their id,
 so the split is deterministic and does not depend on the order of files.
 """
 
@@ -22,12 +22,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.segment import split_sentences
+
 PACKAGES = {
     "python3.11-doc": "usr/share/doc/python3.11/html",
     "debian-handbook": "usr/share/doc/debian-handbook/html/en-US",
 }
 SKIPPED_PAGES = re.compile(r"license|licence|copyright|legalnotice|genindex|search|py-modindex")
-HELDOUT_PERCENT = 5
+VALID_PERCENT = 5
 NAV_CLASSES = {"topless", "title", "logo", "caption", "admonition-title", "rubric"}
 
 
@@ -87,14 +89,14 @@ class Document:
     id: str
     title: str
     text: str  # paragraphs separated by blank lines
-    split: str  # "train" or "heldout"
+    split: str  # "train" or "valid" (held out)
     source: str
 
 
 def split_of(doc_id: str) -> str:
-    """Deterministic document-level split: about HELDOUT_PERCENT % of documents are held out."""
+    """Deterministic document-level split: about VALID_PERCENT % of documents are held out."""
     bucket = int(hashlib.sha256(doc_id.encode()).hexdigest(), 16) % 100
-    return "heldout" if bucket < HELDOUT_PERCENT else "train"
+    return "valid" if bucket < VALID_PERCENT else "train"
 
 
 def _is_prose(paragraph: str) -> bool:
@@ -164,38 +166,22 @@ def read_documents(path: str | Path, split: str | None = None) -> Iterator[dict]
                 yield doc
 
 
-def _splitter():
-    """engine.segment.split_sentences (capped at 200 characters), or spaCy until it lands."""
-    try:
-        from engine.segment import split_sentences
-
-        return split_sentences
-    except ImportError:
-        import spacy
-
-        nlp = spacy.blank("en")
-        nlp.add_pipe("sentencizer")
-        return lambda text, lang=None: [s.text.strip() for s in nlp(text).sents if s.text.strip()]
-
-
-def document_sentences(doc: dict, splitter=None) -> list[str]:
-    """A document's sentences, paragraph by paragraph."""
-    splitter = splitter or _splitter()
-    return [s for para in doc["text"].split("\n\n") for s in splitter(para, lang="eng_Latn")]
+def document_sentences(doc: dict) -> list[str]:
+    """A document's sentences (capped at 200 characters), paragraph by paragraph."""
+    return [s for para in doc["text"].split("\n\n") for s in split_sentences(para, lang="eng_Latn")]
 
 
 def write_sentences(corpus_path: str | Path, out_dir: str | Path) -> dict[str, Path]:
     """Write one sentence per line for each split (`sentences.train.txt`, ...)."""
     out_dir = Path(out_dir)
-    paths = {split: out_dir / f"sentences.{split}.txt" for split in ("train", "heldout")}
+    paths = {split: out_dir / f"sentences.{split}.txt" for split in ("train", "valid")}
     if all(p.exists() for p in paths.values()):
         return paths
-    splitter = _splitter()
     files = {
         split: p.with_suffix(".partial").open("w", encoding="utf-8") for split, p in paths.items()
     }
     for doc in read_documents(corpus_path):
-        for sentence in document_sentences(doc, splitter):
+        for sentence in document_sentences(doc):
             files[doc["split"]].write(" ".join(sentence.split()) + "\n")
     for split, f in files.items():
         f.close()

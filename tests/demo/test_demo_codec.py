@@ -1,0 +1,103 @@
+"""The demo codec: protocol, checkpoint round trip, decoding, errors, bundled weights."""
+
+from __future__ import annotations
+
+import pytest
+import sacrebleu
+import torch
+
+from engine.codec import DEMO_CODEC_DIR, ConceptCodec, load_codec
+from engine.codec.base import CodecError, CodecUnavailableError, UnsupportedLanguageError
+from engine.codec.demo import BOS, EOS, PAD, DemoCodec, is_demo_checkpoint
+from tests.demo.tiny import TINY_CORPUS, build_tiny_demo_codec, save_tiny_demo_codec
+
+SENTENCES = ["A short one.", TINY_CORPUS[2], "Why?", TINY_CORPUS[10]]
+
+
+@pytest.fixture(scope="module")
+def codec(tmp_path_factory) -> DemoCodec:
+    return build_tiny_demo_codec(tmp_path_factory.mktemp("tiny_demo"))
+
+
+def test_implements_the_codec_protocol(codec):
+    assert isinstance(codec, ConceptCodec)
+    assert codec.name == "demo" and codec.languages == ("eng_Latn",) and codec.dim == 32
+
+
+def test_encode_shape_dtype_and_order_do_not_depend_on_batching(codec):
+    batch = codec.encode(SENTENCES)
+    assert batch.shape == (4, 32) and batch.dtype == torch.float32
+    one_by_one = torch.cat([codec.encode([s]) for s in SENTENCES])
+    torch.testing.assert_close(batch, one_by_one, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(batch[0], batch[1])
+    assert codec.encode([]).shape == (0, 32)
+
+
+def test_decode_returns_one_string_per_row_with_greedy_and_beam(codec):
+    emb = codec.encode(SENTENCES)
+    for beam in (1, 3):
+        texts = codec.decode(emb, beam_size=beam)
+        assert len(texts) == 4 and all(isinstance(t, str) for t in texts)
+
+
+def test_kv_cached_greedy_decoding_matches_full_recomputation(codec):
+    model = codec.model
+    concepts = codec.encode(SENTENCES)
+    cached = model.generate(concepts, max_tokens=8)
+    seqs = torch.full((4, 1), BOS)
+    with torch.inference_mode():
+        memory = model.memory(concepts)
+        for _ in range(8):
+            logits = model.decode_step(seqs, memory)[:, -1]
+            logits[:, [PAD, BOS]] = float("-inf")
+            next_token = logits.argmax(-1)
+            seqs = torch.cat([seqs, next_token[:, None]], 1)
+    for row, ids in zip(seqs[:, 1:].tolist(), cached, strict=True):
+        assert ids == (row[: row.index(EOS)] if EOS in row else row)
+
+
+def test_other_languages_are_refused_with_a_hint_to_use_sonar(codec):
+    with pytest.raises(UnsupportedLanguageError, match="sonar"):
+        codec.encode(["Bonjour."], lang="fra_Latn")
+    with pytest.raises(UnsupportedLanguageError, match="SONAR"):
+        codec.decode(torch.zeros(1, 32), lang="deu_Latn")
+
+
+def test_bad_inputs_get_specific_errors(codec, tmp_path):
+    with pytest.raises(CodecError, match="list of sentences"):
+        codec.encode("not a list")
+    with pytest.raises(CodecError, match=r"\[N, 32\]"):
+        codec.decode(torch.zeros(2, 7))
+    with pytest.raises(CodecUnavailableError, match="missing config.json"):
+        DemoCodec.from_pretrained(tmp_path)
+
+
+def test_checkpoint_round_trip_via_load_codec(tmp_path):
+    path = save_tiny_demo_codec(tmp_path, seed=1)
+    assert is_demo_checkpoint(path) and not is_demo_checkpoint(tmp_path)
+    original = build_tiny_demo_codec(tmp_path / "again", seed=1)
+    loaded = load_codec(str(path), device="cpu")
+    assert isinstance(loaded, DemoCodec)
+    torch.testing.assert_close(loaded.encode(SENTENCES), original.encode(SENTENCES))
+    assert loaded.decode(loaded.encode(SENTENCES)) == original.decode(original.encode(SENTENCES))
+
+
+def test_fp16_checkpoint_stays_close_to_the_fp32_model(tmp_path, codec):
+    codec.save_pretrained(tmp_path / "fp16")
+    loaded = DemoCodec.from_pretrained(tmp_path / "fp16", device="cpu")
+    torch.testing.assert_close(loaded.encode(SENTENCES), codec.encode(SENTENCES), atol=2e-2, rtol=0)
+
+
+@pytest.mark.skipif(
+    not is_demo_checkpoint(DEMO_CODEC_DIR), reason="no bundled demo codec (lcm-writer demo-assets)"
+)
+def test_bundled_codec_round_trips_ordinary_sentences():
+    codec = load_codec("demo", device="cpu")
+    sentences = [
+        "The function returns a list of strings.",
+        "Install the package with apt before you start the service.",
+        "This module provides access to the operating system.",
+        "Each line of the file is read into memory.",
+    ]
+    decoded = codec.decode(codec.encode(sentences))
+    assert sacrebleu.corpus_bleu(decoded, [sentences]).score > 20
