@@ -144,8 +144,9 @@ CSS = r"""
 .badge-translated > .badge { border-color: #8e6cbf; color: #6a3ba8; }
 .badge-edited > .badge { border-color: #bf9a6c; color: #8a6322; }
 .badge-stale > .badge { border-color: #c0504d; color: #b03a37; }
-.badge-locked > .badge { border-color: #555; color: #333; }
-.badge-locked > .badge::before { content: "🔒 "; }
+.badge-locked > .badge {
+  border-color: #555; color: #333; background: var(--background-fill-secondary); font-weight: 600;
+}
 .empty { color: var(--body-text-color-subdued); padding: 1rem; }
 @media (max-width: 640px) {
   .node { padding-left: calc(var(--depth) * .7rem + .25rem); }

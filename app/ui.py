@@ -49,9 +49,10 @@ NEW_KINDS = {"Sentence": Kind.SENTENCE, "Outline item": Kind.OUTLINE, "Section":
 CSS = """
 .gradio-container { max-width: 1400px !important; }
 #app-title h1 { margin: 0; font-size: 1.5rem; letter-spacing: -.01em; }
-#alternatives .wrap { display: grid; grid-template-columns: repeat(auto-fit, minmax(12rem, 1fr));
-  gap: .5rem; }
-#alternatives label { align-items: flex-start; line-height: 1.4; }
+#alternatives > div.wrap:not([data-testid]) { display: grid; gap: .5rem;
+  grid-template-columns: repeat(auto-fill, minmax(9.5rem, 1fr)); }
+#alternatives label { align-items: flex-start; line-height: 1.4; white-space: normal;
+  min-height: 4.5rem; }
 #reading article { font-family: Georgia, 'DejaVu Serif', serif; font-size: 1.05rem;
   line-height: 1.65; max-width: 42rem; }
 .history { list-style: none; padding: 0; margin: 0; font-size: .9rem; }
@@ -66,7 +67,9 @@ class StartupError(Exception):
 
 def launch_options() -> dict[str, Any]:
     """Options for `Blocks.launch` that belong to the page (Gradio 6 takes them there)."""
-    return {"css": CSS, "theme": gr.themes.Soft()}
+    fonts = ("ui-sans-serif", "system-ui", "Segoe UI", "DejaVu Sans", "sans-serif")
+    mono = ("ui-monospace", "DejaVu Sans Mono", "monospace")
+    return {"css": CSS, "theme": gr.themes.Soft(font=fonts, font_mono=mono)}
 
 
 def create_app(settings: Settings) -> gr.Blocks:

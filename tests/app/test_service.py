@@ -77,6 +77,8 @@ def test_regenerate_keeps_k_variants_scored_by_cosine(service):
         cosine = float(variant.embedding @ current / np.linalg.norm(variant.embedding))
         assert option.similarity == pytest.approx(cosine, abs=1e-4)
         assert option.text == variant.text
+    first = list(doc.sentences())[0]  # nothing before it: sampled from an empty context
+    assert len(service.regenerate(doc.id, first.id, 2)) == 2
 
 
 def test_expand_adds_exactly_n_generated_sentences_under_an_outline_item(service):
