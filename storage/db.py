@@ -39,7 +39,10 @@ def make_engines(url: str, *, echo: bool = False) -> tuple[Engine, Engine]:
         engine = create_engine(parsed, echo=echo, connect_args={"timeout": BUSY_TIMEOUT_S})
         _configure_sqlite(engine)
     elif parsed.get_backend_name() == "postgresql":
+        # Reads see one snapshot; writes lock the document row first (SELECT ... FOR UPDATE)
+        # and, in READ COMMITTED, then see everything committed before the lock was granted.
         engine = create_engine(parsed, echo=echo, isolation_level="REPEATABLE READ")
+        return engine, engine.execution_options(isolation_level="READ COMMITTED")
     else:
         engine = create_engine(parsed, echo=echo)
     return engine, engine.execution_options(lcmw_write=True)
