@@ -63,11 +63,11 @@ def codec_cases(name, codec, decode_options, repeats):
 def run(options):
     with tempfile.TemporaryDirectory() as tmp:
         demo, demo_weights = demo_codec(Path(tmp) / "demo")
-        results = codec_cases("demo", demo, {}, options.repeats)
+        results = codec_cases("demo", demo, {"beam_size": 1}, options.repeats)
         (Path(tmp) / "sonar").mkdir()
         sonar = build_tiny_sonar(Path(tmp) / "sonar")
         results += codec_cases(
-            "tiny-sonar", sonar, {"max_len": TINY_SONAR_MAX_LEN}, options.repeats
+            "tiny-sonar", sonar, {"beam_size": 5, "max_len": TINY_SONAR_MAX_LEN}, options.repeats
         )
     extra = {
         "demo_weights": demo_weights,

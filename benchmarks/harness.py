@@ -2,10 +2,12 @@
 
 Timings are the median of several runs after a warm-up run, because the first call pays
 for lazy initialisation (thread pools, allocator growth) that a user pays only once.
-Peak memory is the growth of the process's resident set during the measured call: torch
-allocates tensors outside Python's allocator, so tracemalloc alone would miss them. On
-Linux the kernel's high-water mark (VmHWM) is reset before the call by writing "5" to
-/proc/self/clear_refs; elsewhere the lifetime peak from getrusage is reported instead.
+Memory is read from the kernel, because torch allocates tensors outside Python's
+allocator (tracemalloc, also reported, sees only Python objects). On Linux the
+resident-set high-water mark (VmHWM) is reset before the measured call by writing "5" to
+/proc/self/clear_refs, so after it VmHWM is the process's peak during that call (models
+and data already loaded included) and its rise above the starting RSS is what the call
+itself needed. Elsewhere only the lifetime peak from getrusage is available.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ class Measurement:
     name: str
     params: dict
     seconds: list[float]
-    peak_rss_mb: float | None  # resident-set growth during one run (None: not measurable)
+    peak_rss_mb: float | None  # the process's peak resident set during one run
+    rss_growth_mb: float | None  # how far that peak rose above the RSS before the run
     peak_python_mb: float | None  # Python-heap peak during one run (tracemalloc)
     items: int = 1  # work units per run (sentences, concepts, ...) for the rate
 
@@ -71,16 +74,18 @@ def _reset_peak_rss() -> bool:
     return True
 
 
-def peak_rss_growth(fn: Callable[[], object]) -> float | None:
-    """Run `fn` once and return how far the resident set rose above its start, in MiB."""
+def peak_rss(fn: Callable[[], object]) -> tuple[float | None, float | None]:
+    """Run `fn` once; return (peak resident set during it, its rise above the start), MiB.
+    Without /proc: (lifetime peak, None)."""
     if _reset_peak_rss():
         start = _status_kib("VmRSS")
         fn()
         peak = _status_kib("VmHWM")
-        return None if start is None or peak is None else max(peak - start, 0) / 1024
+        if start is None or peak is None:
+            return None, None
+        return peak / 1024, max(peak - start, 0) / 1024
     fn()
-    # Lifetime peak only (kilobytes on Linux): an upper bound, not a growth.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, None  # KiB on Linux
 
 
 def measure(
@@ -100,12 +105,12 @@ def measure(
         start = time.perf_counter()
         fn()
         seconds.append(time.perf_counter() - start)
-    peak_rss = peak_rss_growth(fn)
+    peak, growth = peak_rss(fn)
     tracemalloc.start()
     fn()
     _, peak_python = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    result = Measurement(name, dict(params), seconds, peak_rss, peak_python / 2**20, items)
+    result = Measurement(name, dict(params), seconds, peak, growth, peak_python / 2**20, items)
     print(f"  {name} {params}: median {result.median_s * 1e3:.1f} ms", flush=True)
     return result
 
@@ -143,6 +148,7 @@ def machine_info() -> dict:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
+    versions["torch"] = torch.__version__  # includes the build (e.g. +cu128)
     return {
         "date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "python": sys.version.split()[0],

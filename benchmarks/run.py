@@ -3,6 +3,7 @@
     lcm-writer bench                 # every suite
     lcm-writer bench lcm codec       # some
     lcm-writer bench --quick lcm     # smallest cases, one repeat: checks that a suite runs
+    lcm-writer bench --report        # Markdown tables of the saved results
 
 Timings are medians of --repeats runs after a warm-up; torch uses --threads CPU threads
 (default 1, so that numbers from a machine shared with other jobs stay comparable).
@@ -37,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per case (median)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--quick", action="store_true", help="smallest cases, one repeat")
+    parser.add_argument(
+        "--report", action="store_true", help="print Markdown tables of the saved results only"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,6 +51,11 @@ def run(args: argparse.Namespace) -> int:
     if args.repeats < 1 or args.threads < 1:
         print("--repeats and --threads must be at least 1")
         return 2
+    if args.report:
+        from .report import markdown
+
+        print(markdown())
+        return 0
     if args.quick:
         args.repeats = 1
     torch.set_num_threads(args.threads)

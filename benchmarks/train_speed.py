@@ -19,13 +19,13 @@ from engine.data.shards import END_OF_TEXT, EncodedDocument, write_shard
 from engine.train.config import load_recipe
 from engine.train.trainer import METRICS, train
 
-from .harness import Measurement, peak_rss_growth, write_results
+from .harness import Measurement, peak_rss, write_results
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 DOC_CONCEPTS = 96  # concepts per synthetic document (plus end-of-text)
 DOCS = 64
 # recipe -> (concept dim of its codec, steps, logging window); quick halves the steps.
-PLAN = {"toy": (16, 40, 5), "demo": (512, 12, 3)}
+PLAN = {"toy": (16, 40, 5), "demo": (512, 8, 2)}
 
 
 def write_random_shards(out: Path, dim: int) -> Path:
@@ -64,7 +64,7 @@ def train_case(recipe: str, workdir: Path, quick: bool) -> Measurement:
             "save_every": steps,
         },
     )
-    peak_rss = peak_rss_growth(lambda: train(cfg))
+    peak, growth = peak_rss(lambda: train(cfg))
     records = [json.loads(line) for line in (out / METRICS).read_text().splitlines()]
     # Per logging window: concepts trained and the rate; the first window warms up.
     windows = [
@@ -82,7 +82,7 @@ def train_case(recipe: str, workdir: Path, quick: bool) -> Measurement:
         "steps_per_window": window,
         "window_concepts_per_s": rates,
     }
-    return Measurement("train", params, seconds, peak_rss, None, items=concepts)
+    return Measurement("train", params, seconds, peak, growth, None, items=concepts)
 
 
 def run(options):

@@ -1,0 +1,90 @@
+"""Markdown tables of the measured results (benchmarks/results/*.json), for BENCHMARKS.md:
+`lcm-writer bench --report` prints them without running anything."""
+
+from __future__ import annotations
+
+import json
+
+from .harness import RESULTS_DIR
+
+
+def _load(suite: str) -> dict | None:
+    path = RESULTS_DIR / f"{suite}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _mb(result: dict) -> str:
+    """Peak resident set of the process during a run, and (+) what the run itself added."""
+    if result["peak_rss_mb"] is None:
+        return "n/a"
+    growth = result["rss_growth_mb"]
+    return f"{result['peak_rss_mb']:,.0f}" + ("" if growth is None else f" (+{growth:,.0f})")
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def machine_line(data: dict) -> str:
+    m = data["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
+    return (
+        f"*{m['date_utc']}, {m['cpu']} ({m['cpu_count']} cores, {m['torch_threads']} torch "
+        f"thread), load average {m['load_average_1m']:.1f} at start, commit "
+        f"{m['git_commit']}; {versions}.*"
+    )
+
+
+def lcm_table(data: dict) -> str:
+    rows = []
+    for r in data["results"]:
+        p = r["params"]
+        diffusion = p["model"] != "base_lcm"  # Base-LCM regresses: no steps, no guidance
+        rows.append(
+            [
+                p["model"],
+                str(p["steps"]) if diffusion else "-",
+                ("on" if p["guided"] else "off") if diffusion else "-",
+                str(p["samples"]),
+                str(p["context"]),
+                "yes" if p["kv_cache"] else "no",
+                f"{r['median_s'] * 1e3:,.1f}",
+                f"{p['gflops']:.2f}",
+                f"{p['achieved_gflops_per_s']:.1f}",
+                _mb(r),
+            ]
+        )
+    header = ["model", "steps", "guidance", "samples", "context", "KV cache", "ms (median)",
+              "GFLOPs", "GFLOP/s", "peak RSS MiB (+run)"]  # fmt: skip
+    return _table(header, rows)
+
+
+def rate_table(data: dict, label: str, keys: list[str]) -> str:
+    rows = []
+    for r in data["results"]:
+        p = r["params"]
+        cells = [r["name"], *(str(p.get(k, "")) for k in keys)]
+        cells += [f"{r['median_s'] * 1e3:,.1f}", f"{r['items_per_s']:,.1f}", _mb(r)]
+        rows.append(cells)
+    return _table(["case", *keys, "ms (median)", label, "peak RSS MiB (+run)"], rows)
+
+
+TABLES = {
+    "lcm": lcm_table,
+    "codec": lambda d: rate_table(d, "sentences/s", ["codec", "batch", "beam_size", "max_len"]),
+    "train": lambda d: rate_table(d, "concepts/s", ["recipe", "batch_concepts", "max_len"]),
+    "app": lambda d: rate_table(d, "items/s", ["k", "context", "concepts", "nodes"]),
+}
+
+
+def markdown() -> str:
+    parts = []
+    for suite, render in TABLES.items():
+        data = _load(suite)
+        if data is None:
+            parts.append(f"### {suite}\n\n(not measured yet: `lcm-writer bench {suite}`)")
+            continue
+        parts.append(f"### {suite}\n\n{machine_line(data)}\n\n{render(data)}")
+    return "\n\n".join(parts)
