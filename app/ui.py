@@ -108,7 +108,10 @@ def create_app(settings: Settings) -> gr.Blocks:
             "(for example sqlite:///path/to/documents.sqlite3) and that its folder is writable."
         ) from error
     service = WriterService(codec, lcm, store)
-    service.warm_up()
+    try:
+        service.warm_up()
+    except CodecError as error:  # a lazily loaded codec (SONAR) fails on first use
+        raise StartupError(f"the codec {settings.codec!r} could not run: {error}") from error
     return create_app_from(service, max_upload_mb=settings.max_upload_mb)
 
 

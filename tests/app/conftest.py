@@ -26,6 +26,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
+TINY_DIM = 16
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SENTENCE_WORDS = (
     "the a writer reads every page of an old book slowly while rain falls on quiet "
@@ -55,7 +56,7 @@ def build_tiny_codec(folder: Path):
     tokenizer = spm.SentencePieceProcessor(model_file=str(model_file))
     torch.manual_seed(0)
     config = DemoCodecConfig(
-        vocab_size=tokenizer.get_piece_size(), dim=16, d_model=32, n_heads=2,
+        vocab_size=tokenizer.get_piece_size(), dim=TINY_DIM, d_model=32, n_heads=2,
         encoder_layers=1, decoder_layers=1, memory_slots=2, max_tokens=10,
     )  # fmt: skip
     codec = DemoCodec(DemoAutoencoder(config), tokenizer)
@@ -73,17 +74,24 @@ def build_toy_lcm(folder: Path, dim: int) -> Path:
 
 
 @pytest.fixture(scope="session")
-def service(tmp_path_factory):
+def model_dirs(tmp_path_factory) -> tuple[Path, Path]:
+    """(codec, LCM) checkpoint folders of tiny models with random weights."""
+    torch.set_num_threads(1)
+    folder = tmp_path_factory.mktemp("models")
+    codec_dir = build_tiny_codec(folder)
+    return codec_dir, build_toy_lcm(folder, dim=TINY_DIM)
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory, model_dirs):
     """A WriterService on tiny models loaded back from disk and a fresh SQLite file."""
     from app.service import WriterService
-    from engine.codec.demo import DemoCodec
+    from engine.codec import load_codec
     from engine.lcm import load_lcm
     from storage import DocumentStore
 
-    torch.set_num_threads(1)
-    folder = tmp_path_factory.mktemp("models")
-    codec = DemoCodec.from_pretrained(build_tiny_codec(folder), device="cpu")
-    lcm = load_lcm(build_toy_lcm(folder, codec.dim), device="cpu")
+    codec = load_codec(model_dirs[0], device="cpu")
+    lcm = load_lcm(model_dirs[1], device="cpu")
     store = DocumentStore(f"sqlite:///{tmp_path_factory.mktemp('db') / 'documents.sqlite3'}")
     yield WriterService(codec, lcm, store, rng=random.Random(0))
     store.close()

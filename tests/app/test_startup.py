@@ -1,0 +1,43 @@
+"""`create_app(settings)`: real models and database load; anything missing is a
+StartupError whose message says what to do (serve.py prints it and exits 1)."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pytest
+
+from app.config import Settings
+from app.ui import StartupError, create_app
+from tests.app.conftest import build_toy_lcm
+
+
+@pytest.fixture
+def settings(tmp_path, model_dirs) -> Settings:
+    codec, lcm = model_dirs
+    return Settings(codec=str(codec), lcm=str(lcm), db=f"sqlite:///{tmp_path / 'w.sqlite3'}")
+
+
+def test_create_app_loads_models_and_database(settings):
+    assert isinstance(create_app(settings), gr.Blocks)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("codec", "/no/such/codec", "--codec demo"),
+        ("lcm", "/no/such/lcm", "--lcm demo"),
+        ("db", "sqlite:///{tmp}/a-file/w.sqlite3", "could not open the database"),
+    ],
+)
+def test_a_missing_part_is_a_startup_error_that_says_what_to_do(
+    settings, tmp_path, field, value, message
+):
+    (tmp_path / "a-file").write_text("a file where the database folder should be")
+    with pytest.raises(StartupError, match=message):
+        create_app(settings.model_copy(update={field: value.format(tmp=tmp_path)}))
+
+
+def test_an_lcm_for_another_codec_is_refused(settings, tmp_path):
+    other = build_toy_lcm(tmp_path, dim=8)
+    with pytest.raises(StartupError, match="8-d concepts"):
+        create_app(settings.model_copy(update={"lcm": str(other)}))
