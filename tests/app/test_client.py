@@ -205,3 +205,20 @@ def test_new_document_starts_with_one_outline_item(client, service):
     doc = service.store.get_document(view["library"])
     assert doc.title == "My essay"
     assert [(n.kind, n.text) for n in doc.nodes] == [(Kind.OUTLINE, "My essay")]
+
+
+def test_upload_markdown_and_refuse_bad_files(client, service, tmp_path):
+    from gradio_client import handle_file
+
+    notes = tmp_path / "field-notes.md"
+    notes.write_text("# Field notes\n\nBirds at dawn. Wind from the west.\n", encoding="utf-8")
+    view = editor(client.predict("", "", handle_file(str(notes)), api_name="/import_document"))
+    doc = service.store.get_document(view["library"])
+    assert doc.title == "field-notes"
+    assert [n.text for n in doc.sentences()] == ["Birds at dawn.", "Wind from the west."]
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("Caf\xe9 au lait.".encode("latin-1"))
+    with pytest.raises(AppError, match="UTF-8"):
+        client.predict("", "", handle_file(str(latin1)), api_name="/import_document")
+    with pytest.raises(AppError, match="limit is 1,000,000"):  # the tests serve a 1 MB limit
+        client.predict("", "x. " * 400_000, None, api_name="/import_document")
