@@ -178,11 +178,16 @@ class DemoAutoencoder(nn.Module):
             x = block(x, causal=True, memory=memory, cache=None if caches is None else caches[i])
         return F.linear(self.dec_ln(x), self.tok_emb.weight)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced reconstruction loss for tokens [B, T] (PAD-padded, no BOS/EOS)."""
+    def forward(self, tokens: torch.Tensor, input_dropout: float = 0.0) -> torch.Tensor:
+        """Teacher-forced reconstruction loss for tokens [B, T] (PAD-padded, no BOS/EOS).
+
+        `input_dropout` replaces that share of the decoder's input tokens with UNK: a
+        decoder that cannot lean on the previous words has to read the concept.
+        """
         lengths = (tokens != PAD).sum(1)
         bos = torch.full_like(tokens[:, :1], BOS)
-        inputs = torch.cat([bos, tokens], 1)
+        dropped = (torch.rand(tokens.shape) < input_dropout) & (tokens != PAD)
+        inputs = torch.cat([bos, tokens.masked_fill(dropped, UNK)], 1)
         targets = torch.cat([tokens, torch.full_like(bos, PAD)], 1)
         targets[torch.arange(len(tokens)), lengths] = EOS
         logits = self.decode_step(inputs, self.memory(self.encode(tokens)))

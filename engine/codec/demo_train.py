@@ -40,6 +40,7 @@ class TrainConfig:
     lr: float = 1.5e-3
     min_lr_ratio: float = 0.05
     warmup_steps: int = 200
+    input_dropout: float = 0.2  # decoder input tokens replaced by UNK (see DemoAutoencoder)
     # The budget is in seconds of training (not steps) because throughput on a shared
     # CPU is unpredictable; the cosine schedule runs over it and training stops at its end.
     budget_minutes: float = 85.0
@@ -120,6 +121,11 @@ def train(sentences_dir: Path, out: Path, cfg: DemoCodecConfig, tc: TrainConfig)
         train_tokenizer(train_file, out / "tokenizer", cfg.vocab_size)
     tokenizer = spm.SentencePieceProcessor(model_file=str(out / "tokenizer.model"))
     data = tokenize_corpus(tokenizer, train_file, tc.max_chars, cfg.max_tokens)
+    if not data:
+        raise ValueError(
+            f"{train_file} has no sentence of at most {tc.max_chars} characters and "
+            f"{cfg.max_tokens} tokens to train on."
+        )
     eval_set = heldout_sample(valid_file, tc.final_eval_sentences, tc.seed)
 
     model = DemoAutoencoder(cfg)
@@ -180,7 +186,7 @@ def train(sentences_dir: Path, out: Path, cfg: DemoCodecConfig, tc: TrainConfig)
         t0 = time.time()
         for group in optim.param_groups:
             group["lr"] = lr_at(state["step"], state["train_seconds"], tc)
-        loss = model(collate(data, idx))
+        loss = model(collate(data, idx), tc.input_dropout)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
@@ -223,6 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--minutes", type=float, default=TrainConfig.budget_minutes)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-tokens", type=int, default=TrainConfig.batch_tokens)
+    parser.add_argument("--input-dropout", type=float, default=TrainConfig.input_dropout)
     parser.add_argument("--d-model", type=int, default=DemoCodecConfig.d_model)
     parser.add_argument("--layers", type=int, default=DemoCodecConfig.encoder_layers)
     parser.add_argument("--memory-slots", type=int, default=DemoCodecConfig.memory_slots)
@@ -236,7 +243,11 @@ def main(argv: list[str] | None = None) -> None:
         decoder_layers=args.layers,
         memory_slots=args.memory_slots,
     )
-    tc = TrainConfig(budget_minutes=args.minutes, batch_tokens=args.batch_tokens)
+    tc = TrainConfig(
+        budget_minutes=args.minutes,
+        batch_tokens=args.batch_tokens,
+        input_dropout=args.input_dropout,
+    )
     print(json.dumps(train(args.sentences, args.out, cfg, tc)))
 
 

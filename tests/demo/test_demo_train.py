@@ -1,0 +1,71 @@
+"""Demo codec training: a real (tiny, seconds-long) run, its outputs, and resuming it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from engine.codec.demo import DemoCodec, is_demo_checkpoint
+from engine.codec.demo_train import TrainConfig, heldout_sample, lr_at, make_batches, train
+from tests.demo.tiny import TINY_CORPUS, tiny_config
+
+
+def _sentence_dir(tmp_path):
+    tmp_path.mkdir()
+    (tmp_path / "sentences.train.txt").write_text("\n".join(TINY_CORPUS * 4) + "\n")
+    valid = ["A held-out sentence about the decoder.", "Short.", "Another held-out line here."]
+    (tmp_path / "sentences.valid.txt").write_text("\n".join(valid) + "\n")
+    return tmp_path
+
+
+def test_training_writes_log_checkpoint_and_codec_and_resumes(tmp_path):
+    sentences, out = _sentence_dir(tmp_path / "data"), tmp_path / "run"
+    tc = TrainConfig(budget_minutes=0.02, batch_tokens=64, warmup_steps=2, eval_every_s=0.0)
+    first = train(sentences, out, tiny_config(max_tokens=64), tc)
+    assert first["n"] == 2  # "Short." is outside the 20-150 character range
+    assert is_demo_checkpoint(out / "codec")
+    codec = DemoCodec.from_pretrained(out / "codec", device="cpu")
+    assert codec.encode(["A new sentence."]).shape == (1, 32)
+    log = [json.loads(line) for line in (out / "log.jsonl").open()]
+    steps_before = log[-1]["step"]
+    assert steps_before > 0 and any(r.get("eval", {}).get("n") == 2 for r in log)
+
+    longer = TrainConfig(budget_minutes=0.04, batch_tokens=64, warmup_steps=2)
+    train(sentences, out, tiny_config(max_tokens=64), longer)
+    log = [json.loads(line) for line in (out / "log.jsonl").open()]
+    assert log[-1]["step"] > steps_before  # continued from the checkpoint, not from zero
+    saved = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert saved["state"]["train_seconds"] >= 0.04 * 60
+
+
+def test_training_refuses_a_corpus_with_nothing_short_enough(tmp_path):
+    sentences = _sentence_dir(tmp_path / "data")
+    with pytest.raises(ValueError, match="no sentence of at most 5 characters"):
+        train(sentences, tmp_path / "run", tiny_config(), TrainConfig(max_chars=5))
+
+
+def test_batches_cover_every_sentence_once_per_epoch_within_the_token_budget():
+    data = [torch.ones(n, dtype=torch.int16) for n in [3, 9, 1, 7, 7, 2, 12, 5] * 10]
+    batches = make_batches(data, batch_tokens=24, epoch=3, seed=0)
+    assert sorted(i for b in batches for i in b) == list(range(len(data)))
+    assert all(len(b) * max(len(data[i]) for i in b) <= 24 or len(b) == 1 for b in batches)
+    assert batches == make_batches(data, batch_tokens=24, epoch=3, seed=0)
+    assert batches != make_batches(data, batch_tokens=24, epoch=4, seed=0)
+
+
+def test_learning_rate_warms_up_then_decays_over_the_time_budget():
+    tc = TrainConfig(lr=1.0, warmup_steps=10, min_lr_ratio=0.1, budget_minutes=1.0)
+    assert lr_at(0, 0.0, tc) == 0.1
+    assert lr_at(10, 0.0, tc) == 1.0
+    assert abs(lr_at(500, 30.0, tc) - 0.55) < 1e-9
+    assert abs(lr_at(500, 600.0, tc) - 0.1) < 1e-9
+
+
+def test_heldout_sample_is_fixed_and_within_the_length_range(tmp_path):
+    lines = [f"Sentence number {i} is long enough." for i in range(50)] + ["Too short"]
+    (tmp_path / "v.txt").write_text("\n".join(lines))
+    sample = heldout_sample(tmp_path / "v.txt", 10)
+    assert len(sample) == 10 and all(20 <= len(s) <= 150 for s in sample)
+    assert sample == heldout_sample(tmp_path / "v.txt", 10)
