@@ -140,7 +140,7 @@ class Block(nn.Module):
         self.attn = Attention(d_model, n_heads, dropout)
         self.ffn_norm = RMSNorm(d_model, eps)
         self.ffn = SwiGLU(d_model, hidden)
-        self.drop = nn.Dropout(dropout)
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, x, mask, rope, cache: KVCache | None = None, store: bool = True):
         x = x + self.drop(self.attn(self.attn_norm(x), mask, rope, cache, store))
@@ -200,15 +200,15 @@ class TimestepEmbedding(nn.Module):
 
     def __init__(self, d_model: int, freq_dim: int = 256) -> None:
         super().__init__()
-        self.freq_dim = freq_dim
+        half = freq_dim // 2
+        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
+        self.register_buffer("freqs", freqs, persistent=False)
         self.mlp = nn.Sequential(
             nn.Linear(freq_dim, d_model), nn.SiLU(), nn.Linear(d_model, d_model)
         )
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        half = self.freq_dim // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device) / half)
-        args = t[..., None].float() * freqs
+        args = t[..., None].float() * self.freqs
         return self.mlp(torch.cat([args.cos(), args.sin()], dim=-1))
 
 
@@ -230,7 +230,7 @@ class DenoiserBlock(nn.Module):
         self.modulation = nn.Linear(d_model, 9 * d_model)
         nn.init.zeros_(self.modulation.weight)
         nn.init.zeros_(self.modulation.bias)
-        self.drop = nn.Dropout(dropout)
+        self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, x, cond, self_mask, memory_kv, cross_mask) -> torch.Tensor:
         mods = self.modulation(F.silu(cond)).chunk(9, dim=-1)

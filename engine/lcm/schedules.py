@@ -87,12 +87,16 @@ class NoiseSchedule:
         self.prediction = config.prediction
         self.betas = betas.float()
         self.alphas_cumprod = torch.cumprod(1 - betas, dim=0).float()
+        self._tables: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
 
     def alpha_bar(self, t: torch.Tensor | int, like: torch.Tensor) -> torch.Tensor:
         """alpha_bar at t (int, or tensor of x's leading shape) broadcast against `like`;
         t = -1 means "before the first step" (alpha_bar = 1, the clean sample)."""
-        table = torch.cat([self.alphas_cumprod, torch.ones(1)]).to(like.device, like.dtype)
-        a = table[t]  # index -1 picks the appended 1.0
+        key = (like.device, like.dtype)
+        if key not in self._tables:  # looked up at every sampling step: build it once
+            table = torch.cat([self.alphas_cumprod, torch.ones(1)])
+            self._tables[key] = table.to(like.device, like.dtype)
+        a = self._tables[key][t]  # index -1 picks the appended 1.0
         return a[..., None] if torch.is_tensor(t) and t.dim() > 0 else a
 
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
