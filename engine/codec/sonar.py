@@ -144,9 +144,18 @@ class SonarCodec:
         **kwargs: Any,
     ) -> SonarCodec:
         """SONAR from fairseq2 asset cards (names or AssetCard objects); checks files first."""
-        from fairseq2.assets import AssetNotFoundError, get_asset_store
-        from fairseq2.data.tokenizers import load_tokenizer
-        from sonar.models.sonar_text import get_sonar_text_decoder_hub, get_sonar_text_encoder_hub
+        try:
+            from fairseq2.assets import AssetNotFoundError, get_asset_store
+            from fairseq2.data.tokenizers import load_tokenizer
+            from sonar.models.sonar_text import (
+                get_sonar_text_decoder_hub,
+                get_sonar_text_encoder_hub,
+            )
+        except (ImportError, OSError) as ex:  # OSError: fairseq2n needs libsndfile
+            raise CodecUnavailableError(
+                f"SONAR's packages cannot be imported ({ex}). They need fairseq2 0.8.1, "
+                "sonar-space 0.5.0 and the system library libsndfile1 (`make venv` installs them)."
+            ) from ex
 
         store = get_asset_store()
         try:
@@ -166,9 +175,9 @@ class SonarCodec:
         enc_hub, dec_hub = get_sonar_text_encoder_hub(), get_sonar_text_decoder_hub()
         enc_cfg = enc_hub.get_model_config(enc_card)
         return cls(
-            Deferred(lambda: _load(enc_hub, enc_card, device, dtype)),
-            Deferred(lambda: _load(dec_hub, dec_card, device, dtype)),
-            Deferred(lambda: load_tokenizer(enc_card)),
+            Deferred(lambda: _load(enc_card, enc_hub.load_model, device=device, dtype=dtype)),
+            Deferred(lambda: _load(dec_card, dec_hub.load_model, device=device, dtype=dtype)),
+            Deferred(lambda: _load(enc_card, load_tokenizer)),
             dim=enc_cfg.embedding_dim or enc_cfg.model_dim,
             name=name,
             device=device,
@@ -324,14 +333,13 @@ def _max_seq_len(frontend: Any, stack: Any) -> int:
     return int(pos.max_seq_len)
 
 
-def _load(hub: Any, card: Any, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    """Load one model; turn fairseq2's failures into an error the UI can show."""
+def _load(card: Any, load: Callable[..., T], **kwargs: Any) -> T:
+    """`load(card, **kwargs)`, with fairseq2's failures turned into one error the UI can show."""
     try:
-        return hub.load_model(card, device=device, dtype=dtype)
+        return load(card, **kwargs)
     except torch.OutOfMemoryError as ex:
         raise CodecUnavailableError(
-            f"Out of memory while loading {card.name} on {device}; free memory or choose "
-            "a smaller device dtype."
+            f"Out of memory while loading {card.name}; free memory, or use a GPU in bf16."
         ) from ex
     except Exception as ex:  # fairseq2 raises many unrelated types (asset, gang, I/O)
         raise CodecUnavailableError(f"Could not load {card.name}: {ex}") from ex

@@ -127,6 +127,15 @@ def test_sat_requested_but_not_cached_says_how_to_get_it():
         split_sentences("Hi there. Bye.", method="sat")
 
 
+def test_segmenter_output_is_aligned_to_the_input_without_loss():
+    """How SaT's pieces (not runnable offline) become spans of the original text."""
+    from engine.segment import _align
+
+    text = "Intro.  First one! Second  one? tail"
+    spans = _align(text, 0, len(text), ["Intro.", "First one! ", "missing piece", "one?"])
+    assert [text[a:b] for a, b in spans] == ["Intro.", "First one!", "Second  one?", "tail"]
+
+
 # -- properties ----------------------------------------------------------------------
 
 LATIN = "abcdefghijklmnopqrstuvwxyzéàüß"
