@@ -259,6 +259,7 @@ def train(cfg: TrainConfig) -> dict:
                 "concepts": progress.concepts,
                 "concepts_per_s": concepts / elapsed,
                 "epoch": batches.epoch,
+                "elapsed_s": round(time.perf_counter() - run_start, 3),
             }
             metrics.write(record)
             losses.append(mean_loss)

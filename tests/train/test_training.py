@@ -81,6 +81,7 @@ def test_two_process_data_parallel_run_on_cpu(shards, tmp_path):
         "--dynamo_backend", "no", "--main_process_port", str(free_port()),
         "-m", "app.cli", "train", "--recipe", str(RECIPE), "--data", str(shards),
         "--out", str(out), "--set", *(f"{k}={v}" for k, v in SMALL.items()),
+        "max_steps=4", "log_every=4",
     ]  # fmt: skip
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
