@@ -87,6 +87,12 @@ class SonarDecoder:
     ffn_hidden: int = 8192
     vocab: int = 256206
 
+    def matrix_weights(self) -> int:
+        """Weights of the matrices counted below: self- and cross-attention (q, k, v, out),
+        the FFN, and the output projection (tied to the embeddings)."""
+        d = self.d_model
+        return self.n_layers * (8 * d * d + 2 * d * self.ffn_hidden) + d * self.vocab
+
     def sentence(self, tokens: int) -> float:
         d, f = self.d_model, self.ffn_hidden
         memory_kv = self.n_layers * 2 * linear(1, d, d)  # once per sentence, memory length 1

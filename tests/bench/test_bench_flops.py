@@ -123,3 +123,14 @@ def test_crossover_is_where_the_costs_meet():
     before, after = flops.compare(total - 50, 50), flops.compare(total, 50)
     assert before.lcm["two_tower_7b"] + before.sonar_decoder >= before.llm
     assert after.lcm["two_tower_7b"] + after.sonar_decoder < after.llm
+
+
+@pytest.mark.slow  # imports fairseq2 and builds the 24-layer decoder's modules
+def test_sonar_decoder_shapes_match_the_real_architecture():
+    from sonar.models.sonar_text import get_sonar_text_decoder_hub
+
+    hub = get_sonar_text_decoder_hub()
+    with torch.device("meta"):  # shapes only: no 3.5 GB of weights
+        decoder = hub.create_new_model(hub.get_arch_config("basic"), device=torch.device("cpu"))
+    matrices = sum(p.numel() for p in decoder.parameters() if p.dim() == 2)
+    assert matrices == flops.SONAR_DECODER.matrix_weights()
