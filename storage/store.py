@@ -146,14 +146,14 @@ class DocumentStore:
 
         return self._read_tx(work)
 
-    def get_document(self, document_id: int) -> DocumentView:
-        """The document with all its live nodes in reading order (deleted ones too if the
-        document itself is soft-deleted, so it can be viewed before restoring)."""
+    def get_document(self, document_id: int, *, with_embeddings: bool = True) -> DocumentView:
+        """The document with all its live nodes in reading order (also when the document is
+        soft-deleted, so it can be viewed before restoring). `with_embeddings=False` leaves
+        every `NodeView.embedding` None and is much faster for showing a big document."""
 
         def work(session: Session) -> DocumentView:
-            return views.document_view(
-                session, tree.document(session, document_id, for_change=False)
-            )
+            doc = tree.document(session, document_id, for_change=False)
+            return views.document_view(session, doc, with_embeddings=with_embeddings)
 
         return self._read_tx(work)
 
@@ -587,10 +587,10 @@ class DocumentStore:
     # -- export ----------------------------------------------------------------------------
 
     def export_markdown(self, document_id: int) -> str:
-        return export.to_markdown(self.get_document(document_id))
+        return export.to_markdown(self.get_document(document_id, with_embeddings=False))
 
     def export_text(self, document_id: int) -> str:
-        return export.to_text(self.get_document(document_id))
+        return export.to_text(self.get_document(document_id, with_embeddings=False))
 
     def export_json(self, document_id: int) -> str:
         """The document with every node's embedding (base64 of little-endian bytes + dtype)."""

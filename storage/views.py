@@ -34,7 +34,7 @@ def _node(row, position: int, depth: int, variant_count: int) -> NodeView:  # no
         kind=row.kind,
         text=row.text,
         language=row.language,
-        embedding=decode_embedding(row.embedding, row.embedding_dtype),
+        embedding=decode_embedding(getattr(row, "embedding", None), row.embedding_dtype),
         origin=row.origin,
         state=state_of(row.locked, row.stale),
         edited=row.edited,
@@ -45,30 +45,25 @@ def _node(row, position: int, depth: int, variant_count: int) -> NodeView:  # no
     )
 
 
-def document_view(session: Session, doc: Document) -> DocumentView:
-    """The document with its live nodes in reading order, from one query for the nodes."""
-    nodes_table = Node.__table__  # a Core query: 10,000 rows without ORM bookkeeping
-    rows = (
-        session.connection()
-        .execute(select(nodes_table).where(nodes_table.c.document_id == doc.id))
-        .all()
-    )
+def document_view(session: Session, doc: Document, *, with_embeddings: bool = True) -> DocumentView:
+    """The document with its live nodes in reading order, from one query for the nodes.
+    Without embeddings (enough to show or export the text) it reads far fewer bytes."""
+    table = Node.__table__  # a Core query: 10,000 rows without ORM bookkeeping
+    columns = [c for c in table.c if with_embeddings or c.name != "embedding"]
+    query = select(*columns).where(table.c.document_id == doc.id, table.c.deleted.is_(False))
     children = defaultdict(list)
-    for row in rows:
+    for row in session.connection().execute(query):
         children[row.parent_id].append(row)
     for siblings in children.values():
         siblings.sort(key=lambda r: (r.position_key, r.id))
     counts = _variant_counts(session, doc.id)
     nodes: list[NodeView] = []
-    stack = [(row, 0) for row in reversed(_live(children[None]))]
-    positions = {}
-    for siblings in children.values():
-        for position, row in enumerate(_live(siblings)):
-            positions[row.id] = position
+    stack = [(row, 0, position) for position, row in reversed(list(enumerate(children[None])))]
     while stack:
-        row, depth = stack.pop()
-        nodes.append(_node(row, positions[row.id], depth, counts.get(row.id, 0)))
-        stack.extend((child, depth + 1) for child in reversed(_live(children[row.id])))
+        row, depth, position = stack.pop()
+        nodes.append(_node(row, position, depth, counts.get(row.id, 0)))
+        below = children.get(row.id, ())
+        stack.extend((child, depth + 1, i) for i, child in reversed(list(enumerate(below))))
     undo, redo = history.last_undoable(session, doc.id), history.first_redoable(session, doc.id)
     return DocumentView(
         id=doc.id,
@@ -84,10 +79,6 @@ def document_view(session: Session, doc: Document) -> DocumentView:
         undo_action=undo.action if undo else None,
         redo_action=redo.action if redo else None,
     )
-
-
-def _live(rows: list) -> list:
-    return [row for row in rows if not row.deleted]
 
 
 def _variant_counts(session: Session, document_id: int) -> dict[int, int]:

@@ -62,6 +62,9 @@ def test_tree_is_stored_in_reading_order_and_exports_as_its_markdown(store: Docu
     assert store.export_text(doc.id) == TEXT.replace("# ", "")
     reread = store.get_document(doc.id)
     assert [n.text for n in reread.nodes] == [n.text for n in doc.nodes]
+    text_only = store.get_document(doc.id, with_embeddings=False)
+    assert [n.text for n in text_only.nodes] == [n.text for n in doc.nodes]
+    assert all(n.embedding is None for n in text_only.nodes)
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
