@@ -57,3 +57,16 @@ def test_report_renders_saved_results(tmp_path, monkeypatch, capsys):
     assert "| encode | demo | 32 |" in out and "64.0" in out  # 32 sentences in 0.5 s
     assert "900 (+12)" in out
     assert "not measured yet: `lcm-writer bench lcm`" in out
+
+
+def test_gpu_script_accounts_for_every_weight_once():
+    """gpu.sh's bandwidth floor splits the weights into those read every denoiser step and
+    those read once per concept; together they must be the whole model, each once."""
+    from benchmarks.gpu_latency import build, weight_bytes
+
+    model = build(tiny=True, device=torch.device("cpu"), dtype=torch.float32)
+    split = weight_bytes(model, torch.float32)
+    total = sum(p.numel() for p in model.parameters())
+    assert split["per_step"] + split["per_concept_once"] == 4 * total
+    kv = sum(layer.cross_attn.k.weight.numel() * 2 for layer in model.denoiser)
+    assert split["per_concept_once"] > 4 * kv  # contextualizer + cross-attention K/V
