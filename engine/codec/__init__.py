@@ -74,6 +74,8 @@ def load_codec(
             f"{path} is not a codec checkpoint: expected a demo codec (config.json with "
             '"codec_type": "demo") or SONAR weights (see engine/codec/sonar.py).'
         )
+    if "/" in name or name.startswith((".", "~")):
+        raise CodecUnavailableError(f"No codec checkpoint directory at {path}.")
     choices = ", ".join(f"{n!r} ({d})" for n, d in CODEC_NAMES.items())
     raise CodecError(f"Unknown codec {name!r}: choose {choices}, or a checkpoint directory.")
 

@@ -7,10 +7,11 @@ cards), on a CPU in fp32 (slow: seconds per sentence; the CPU default is the dem
 
 Where the weights come from (nothing is downloaded behind your back when offline):
 
-1. fairseq2's cache. With network, fairseq2 downloads the three files named in sonar's
-   asset cards (text_sonar_basic_encoder, text_sonar_basic_decoder,
-   text_sonar_finetuned_decoder) into `$FAIRSEQ2_CACHE_DIR` (default
-   ~/.cache/fairseq2/assets) on first use, about 6.5 GB in all.
+1. fairseq2's cache. `python -m engine.codec.sonar` (needs network) downloads the files
+   named in sonar's asset cards (text_sonar_basic_encoder, text_sonar_basic_decoder,
+   text_sonar_finetuned_decoder; about 6.5 GB) into `$FAIRSEQ2_CACHE_DIR` (default
+   ~/.cache/fairseq2/assets); `load_codec("sonar")` then finds them there. The cache
+   directory can be copied to an offline machine as is.
 2. A directory you downloaded yourself: `load_codec("/models/sonar")` where the directory
    holds the files under their published names, from https://dl.fbaipublicfiles.com/SONAR/ :
    sonar_text_encoder.pt, sonar_text_decoder.pt (or finetuned_decoder.pt) and

@@ -105,6 +105,11 @@ def test_unknown_codec_name_lists_the_choices():
         load_codec("sonnar")
 
 
+def test_a_missing_directory_is_named(tmp_path):
+    with pytest.raises(CodecUnavailableError, match="No codec checkpoint directory"):
+        load_codec(tmp_path / "nowhere")
+
+
 def test_a_directory_that_is_no_checkpoint_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("nothing here")
     with pytest.raises(CodecError, match="not a codec checkpoint"):
