@@ -61,7 +61,13 @@ class DocumentStore:
     """Concept documents in any SQLAlchemy database (default: a SQLite file).
 
     `DocumentStore(url)` opens the database and upgrades its schema to the newest Alembic
-    revision (pass `upgrade=False` to skip that and call `upgrade()` yourself)."""
+    revision (pass `upgrade=False` to skip that and call `upgrade()` yourself). It is safe
+    to share between threads and to open from several processes at once.
+
+    A node's `state` is "locked" while locked (its text, concept and existence are
+    protected; it can still move), else "stale" while its text has no matching concept
+    (edited without a new embedding), else "ok". Node text is limited to
+    `MAX_NODE_TEXT_CHARS` characters (see storage/validate.py for why)."""
 
     def __init__(self, url: str, *, upgrade: bool = True, echo: bool = False) -> None:
         self.url = url
