@@ -169,36 +169,6 @@ def main() -> int:
     floor_s = (STEPS * bytes_["per_step"] + bytes_["per_concept_once"]) / bandwidth
     print(f"memory-bandwidth floor per concept ({STEPS} steps): {floor_s * 1e3:.2f} ms")
 
-    variants = [("eager", None)]
-    if env_flag("LCMW_BENCH_COMPILE", not tiny):
-        variants += [("compile", "default"), ("compile+cudagraphs", "reduce-overhead")]
-    eager_denoise = model.denoise
-    rows = []
-    for name, mode in variants:
-        if time.perf_counter() - began > budget:
-            print(f"skipping {name}: over the {budget:.0f} s budget")
-            continue
-        compiled = mode and torch.compile(eager_denoise, mode=mode, dynamic=False)
-        model.denoise = compiled or eager_denoise
-        for batch in (1, 16):
-            if time.perf_counter() - began > budget:
-                print(f"skipping {name} batch {batch}: over the {budget:.0f} s budget")
-                continue
-            row = run_variant(model, name, batch, device, repeats)
-            row["floor_ms"] = floor_s * 1e3
-            row["fraction_of_floor"] = floor_s * 1e3 / row["per_concept_ms"]
-            flop = flops.per_concept(config, CONTEXT, STEPS, guided=True) * batch
-            row["achieved_tflops"] = flop / (row["per_concept_ms"] / 1e3) / 1e12
-            rows.append(row)
-            print(
-                f"{name:>20} batch {batch:>2}: {row['per_concept_ms']:8.2f} ms per concept "
-                f"(propose {row['propose_ms']:.2f}, append {row['append_ms']:.2f}); "
-                f"floor {row['floor_ms']:.2f} ms = {100 * row['fraction_of_floor']:.0f}% "
-                f"reached; {row['achieved_tflops']:.1f} TFLOP/s",
-                flush=True,
-            )
-        torch._dynamo.reset()
-    model.denoise = eager_denoise
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / ("gpu_tiny_cpu.json" if tiny else "gpu.json")
     payload = {
@@ -214,11 +184,38 @@ def main() -> int:
         "peak_bandwidth": peak,
         "copy_bandwidth": achievable,
         "floor_ms": floor_s * 1e3,
-        "results": rows,
-        "wall_s": time.perf_counter() - began,
+        "results": [],
     }
-    out.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"wrote {out} in {payload['wall_s']:.0f} s")
+
+    variants = [("eager", None)]
+    if env_flag("LCMW_BENCH_COMPILE", not tiny):
+        variants += [("compile", "default"), ("compile+cudagraphs", "reduce-overhead")]
+    eager_denoise = model.denoise
+    for name, mode in variants:
+        compiled = mode and torch.compile(eager_denoise, mode=mode, dynamic=False)
+        model.denoise = compiled or eager_denoise
+        for batch in (1, 16):
+            if time.perf_counter() - began > budget:
+                print(f"skipping {name} batch {batch}: over the {budget:.0f} s budget")
+                continue
+            row = run_variant(model, name, batch, device, repeats)
+            row["fraction_of_floor"] = floor_s * 1e3 / row["per_concept_ms"]
+            flop = flops.per_concept(config, CONTEXT, STEPS, guided=True) * batch
+            row["achieved_tflops"] = flop / (row["per_concept_ms"] / 1e3) / 1e12
+            print(
+                f"{name:>20} batch {batch:>2}: {row['per_concept_ms']:8.2f} ms per concept "
+                f"(propose {row['propose_ms']:.2f}, append {row['append_ms']:.2f}); "
+                f"{100 * row['fraction_of_floor']:.0f}% of the bandwidth floor; "
+                f"{row['achieved_tflops']:.1f} TFLOP/s",
+                flush=True,
+            )
+            # Written after every case: a run cut short by the timeout keeps what it had.
+            payload["results"].append(row)
+            payload["wall_s"] = time.perf_counter() - began
+            out.write_text(json.dumps(payload, indent=2) + "\n")
+        torch._dynamo.reset()
+    model.denoise = eager_denoise
+    print(f"wrote {out} in {time.perf_counter() - began:.0f} s")
     return 0
 
 
