@@ -209,7 +209,8 @@ class TimestepEmbedding(nn.Module):
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         args = t[..., None].float() * self.freqs
-        return self.mlp(torch.cat([args.cos(), args.sin()], dim=-1))
+        features = torch.cat([args.cos(), args.sin()], dim=-1)
+        return self.mlp(features.to(self.mlp[0].weight.dtype))
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:

@@ -91,8 +91,8 @@ def ddim_step(
     return x_prev
 
 
-def _gaussian(shape, generator, device, clip: float | None) -> torch.Tensor:
-    z = torch.randn(shape, generator=generator, device=device)
+def _gaussian(shape, generator, like: torch.Tensor, clip: float | None) -> torch.Tensor:
+    z = torch.randn(shape, generator=generator, device=like.device, dtype=like.dtype)
     return z.clamp(-clip, clip) if clip is not None else z
 
 
@@ -102,9 +102,10 @@ def sample(
     schedule: NoiseSchedule,
     options: SamplerConfig,
     generator: torch.Generator,
-    device: torch.device,
+    like: torch.Tensor,
 ) -> torch.Tensor:
-    """Draw clean samples (normalised space) of `shape` by DDIM from scaled noise.
+    """Draw clean samples (normalised space) of `shape` by DDIM from scaled noise, on the
+    device and in the dtype of `like`.
 
     With zero-terminal SNR the first trailing timestep has alpha_bar = 0: x_t is pure noise
     and an epsilon-predicting model cannot say anything about x0 there (x0 = (x_t - eps)/0),
@@ -113,7 +114,7 @@ def sample(
     grid = timestep_grid(schedule.num_train_steps, options.steps, options.spacing)
     if schedule.prediction == "epsilon":
         grid = [t for t in grid if schedule.alphas_cumprod[t] > 0] or grid[-1:]
-    x = options.init_noise_scale * _gaussian(shape, generator, device, options.clip_noise)
+    x = options.init_noise_scale * _gaussian(shape, generator, like, options.clip_noise)
     for i, t in enumerate(grid):
         t_prev = grid[i + 1] if i + 1 < len(grid) else -1
         cond, uncond = denoise(x, t)
@@ -125,6 +126,6 @@ def sample(
             x0 = x0.clamp(-options.clip_sample, options.clip_sample)
         noise = None
         if options.eta > 0 and t_prev >= 0:
-            noise = _gaussian(shape, generator, device, options.clip_noise)
+            noise = _gaussian(shape, generator, like, options.clip_noise)
         x = ddim_step(schedule, x0, x, t, t_prev, options.eta, noise)
     return x

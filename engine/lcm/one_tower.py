@@ -123,6 +123,6 @@ class OneTowerLCM(ConceptModel):
             self.schedule,
             options,
             generator,
-            self.device,
+            self.eot,
         )
         return samples.view(batch, num_samples, self.dim)

@@ -162,6 +162,6 @@ class TwoTowerLCM(ConceptModel):
             self.schedule,
             options,
             generator,
-            self.device,
+            self.eot,
         )
         return samples.view(batch, num_samples, self.dim)

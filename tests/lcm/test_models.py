@@ -265,3 +265,14 @@ def test_importing_the_engine_pulls_in_no_app_or_codec_stack():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_bfloat16_models_sample_in_their_own_dtype(model_type):
+    model = toy_model(model_type).to(torch.bfloat16)
+    out = model.sample_next(torch.randn(3, model.dim), num_samples=2, steps=4)
+    assert out.dtype == torch.bfloat16 and out.shape == (2, model.dim)
+    assert torch.isfinite(out).all()
+    assert (
+        model.generate(torch.randn(3, model.dim), max_concepts=2, steps=2).dtype == torch.bfloat16
+    )

@@ -112,7 +112,7 @@ def test_sampler_walks_the_grid_and_recovers_x0_with_an_exact_model(spacing, ste
         return x0, None
 
     options = SamplerConfig(steps=steps, spacing=spacing, guidance_scale=1.0)
-    out = ddim.sample(exact, (5, 8), schedule, options, torch.Generator(), torch.device("cpu"))
+    out = ddim.sample(exact, (5, 8), schedule, options, torch.Generator(), x0)
     assert visited == ddim.timestep_grid(100, steps, spacing)
     assert visited == sorted(set(visited), reverse=True)
     torch.testing.assert_close(out, x0)
@@ -127,7 +127,7 @@ def test_epsilon_sampling_skips_the_zero_snr_step():
         return torch.zeros_like(x_t), None
 
     options = SamplerConfig(steps=10, guidance_scale=1.0)
-    out = ddim.sample(model, (2, 4), schedule, options, torch.Generator(), torch.device("cpu"))
+    out = ddim.sample(model, (2, 4), schedule, options, torch.Generator(), torch.zeros(1))
     assert visited == ddim.timestep_grid(100, 10, "trailing")[1:]
     assert torch.isfinite(out).all()
 
