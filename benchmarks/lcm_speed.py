@@ -44,11 +44,11 @@ def next_concept(model, steps, guided, samples, length, cached, repeats):
     with torch.no_grad():
         if cached:
             state = model.start(x[:, :-1], valid[:, :-1])
-            caches = [(c.k, c.v) for c in getattr(state, "caches", [])]
+            caches = [(c.k, c.v) for c in state.caches]
             saved = dict(vars(state))
 
             def step():
-                for cache, (k, v) in zip(getattr(state, "caches", []), caches, strict=True):
+                for cache, (k, v) in zip(state.caches, caches, strict=True):
                     cache.k, cache.v = k, v  # drop the position the previous run appended
                 vars(state).update(saved)
                 model.append(state, x[:, -1])
