@@ -36,6 +36,9 @@ class TrainConfig(BaseModel):
     grad_accum: int = Field(1, ge=1)
     # optimisation
     max_steps: int = Field(ge=1)
+    # Stop early (checkpoint + final model) after this many minutes of this run; the
+    # schedule still assumes max_steps, so pick max_steps to roughly fit the time.
+    max_minutes: float | None = Field(None, gt=0)
     lr: float = Field(3e-4, gt=0)
     min_lr_ratio: float = Field(0.1, ge=0, le=1)  # cosine decays to lr * min_lr_ratio
     warmup_steps: int = Field(100, ge=0)

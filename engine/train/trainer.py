@@ -158,6 +158,14 @@ def _save_final(accelerator: Accelerator, wrapped: nn.Module, config: LCMConfig,
         model.save_pretrained(path)
 
 
+def _out_of_time(accelerator: Accelerator, cfg: TrainConfig, start: float) -> bool:
+    """True once the run has used its `max_minutes`; every rank takes the same decision."""
+    if cfg.max_minutes is None:
+        return False
+    late = torch.tensor(float(time.perf_counter() - start > 60 * cfg.max_minutes))
+    return bool(accelerator.reduce(late.to(accelerator.device), "max").item())
+
+
 def weights_digest(model: nn.Module) -> str:
     """sha256 of every parameter's bytes: equal digests mean bit-identical weights."""
     digest = hashlib.sha256()
@@ -240,7 +248,10 @@ def train(cfg: TrainConfig) -> dict:
         progress.step += 1
         window_steps += 1
         bar.update(1)
-        save_now = progress.step % cfg.save_every == 0 or progress.step == cfg.max_steps
+        out_of_time = _out_of_time(accelerator, cfg, run_start)
+        save_now = (
+            progress.step % cfg.save_every == 0 or progress.step == cfg.max_steps or out_of_time
+        )
 
         if save_now or progress.step % cfg.log_every == 0:  # a checkpoint never loses a window
             totals = accelerator.reduce(
@@ -269,6 +280,8 @@ def train(cfg: TrainConfig) -> dict:
 
         if save_now:
             _save_checkpoint(accelerator, out_dir, progress.step, cfg.keep_checkpoints)
+        if out_of_time:
+            break
     bar.close()
     metrics.close()
 
@@ -288,6 +301,7 @@ def train(cfg: TrainConfig) -> dict:
     seconds = time.perf_counter() - run_start
     summary = {
         "steps": progress.step,
+        "stopped_by_time_limit": progress.step < cfg.max_steps,
         "resumed_from": str(resume_from) if resume_from else None,
         "first_loss": losses[0] if losses else None,
         "last_loss": losses[-1] if losses else None,

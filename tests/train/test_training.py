@@ -103,3 +103,11 @@ def test_fine_tuning_starts_from_a_checkpoint(shards, tmp_path):
     before, after = load_file(start / "model.safetensors"), final_weights(tmp_path / "tuned")
     assert torch.equal(before["normalizer.scale"], after["normalizer.scale"])  # kept
     assert not torch.equal(before["context_prenet.weight"], after["context_prenet.weight"])
+
+
+def test_a_time_limit_stops_with_a_checkpoint_and_a_final_model(shards, tmp_path):
+    torch.set_num_threads(1)
+    summary = train(recipe(shards, tmp_path, max_minutes=1e-6))
+    assert summary["steps"] == 1 and summary["stopped_by_time_limit"]
+    assert (tmp_path / CHECKPOINTS / "step-00000001").is_dir()
+    assert (tmp_path / FINAL / "model.safetensors").is_file()
