@@ -66,7 +66,7 @@ def guide(cond: torch.Tensor, uncond: torch.Tensor, scale: float, rescale: float
     per-row standard deviation to the conditional one (rescale = 0 turns this off)."""
     guided = uncond + scale * (cond - uncond)
     if rescale > 0:
-        ratio = cond.std(dim=-1, keepdim=True) / guided.std(dim=-1, keepdim=True)
+        ratio = cond.std(dim=-1, keepdim=True) / guided.std(dim=-1, keepdim=True).clamp(min=1e-12)
         guided = rescale * guided * ratio + (1 - rescale) * guided
     return guided
 

@@ -131,7 +131,7 @@ class TwoTowerLCM(ConceptModel):
             (torch.cat([k, k_new], dim=2), torch.cat([v, v_new], dim=2))
             for (k, v), (k_new, v_new) in zip(state.memory_kv, new_kv, strict=True)
         ]
-        state.memory_valid = torch.cat([state.memory_valid, state.valid[:, -1:]], dim=1)
+        state.memory_valid = extended(state.memory_valid)
 
     def propose(
         self,
