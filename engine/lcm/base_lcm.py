@@ -13,7 +13,7 @@ from torch import nn
 
 from .blocks import KVCache, Transformer, causal_mask, extended, ffn_hidden_dim, positions_of
 from .config import LCMConfig, SamplerConfig
-from .model import ConceptModel
+from .model import ConceptModel, masked_mean
 
 
 @dataclass
@@ -51,8 +51,7 @@ class BaseLCM(ConceptModel):
     def loss(self, concepts, mask, loss_mask=None) -> torch.Tensor:
         x, scored = self.prepare_batch(concepts, mask, loss_mask)
         pred = self(x, mask)[:, :-1]
-        per_position = (pred - x).pow(2).mean(dim=-1)
-        return (per_position * scored).sum() / scored.sum().clamp(min=1)
+        return masked_mean((pred - x).pow(2).mean(dim=-1), scored)
 
     def start(self, x: torch.Tensor, valid: torch.Tensor) -> BaseState:
         inputs, valid = self._shifted(x, valid)

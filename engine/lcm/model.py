@@ -145,7 +145,11 @@ def diffusion_loss(
         dropped = torch.rand(x.shape[:2], device=x.device) < config.cfg_dropout
     pred = model(x, valid, schedule.add_noise(x, noise, t), t, dropped)
     per_position = (pred - schedule.target(x, noise, t)).pow(2).mean(dim=-1)
-    per_position = per_position * schedule.loss_weight(t)
+    return masked_mean(per_position * schedule.loss_weight(t), scored)
+
+
+def masked_mean(per_position: torch.Tensor, scored: torch.Tensor) -> torch.Tensor:
+    """Mean of per_position [B, L] over the positions marked in `scored` (0 if none)."""
     return (per_position * scored).sum() / scored.sum().clamp(min=1)
 
 
