@@ -144,7 +144,11 @@ class DemoAutoencoder(nn.Module):
         self.mem_ln = nn.LayerNorm(cfg.d_model)
         self.decoder = nn.ModuleList(Block(cfg, cross=True) for _ in range(cfg.decoder_layers))
         self.dec_ln = nn.LayerNorm(cfg.d_model)
+        # The memory, pooled, is also added to every decoder input: a direct path from the
+        # concept to each position that does not have to go through cross-attention.
+        self.memory_to_input = nn.Linear(cfg.d_model, cfg.d_model)
         self.apply(self._init)
+        nn.init.zeros_(self.memory_to_input.weight)
 
     @staticmethod
     def _init(module: nn.Module) -> None:
@@ -173,7 +177,7 @@ class DemoAutoencoder(nn.Module):
     def decode_step(self, inputs, memory, start: int = 0, caches=None) -> torch.Tensor:
         """Logits for decoder inputs [B, T] at positions start..start+T-1."""
         pos = torch.arange(start, start + inputs.shape[1], device=inputs.device)
-        x = self.tok_emb(inputs) + self.dec_pos(pos)
+        x = self.tok_emb(inputs) + self.dec_pos(pos) + self.memory_to_input(memory.mean(1))[:, None]
         for i, block in enumerate(self.decoder):
             x = block(x, causal=True, memory=memory, cache=None if caches is None else caches[i])
         return F.linear(self.dec_ln(x), self.tok_emb.weight)
