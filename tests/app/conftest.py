@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.demo.tiny import save_tiny_demo_codec
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 CHROMIUM = "/usr/bin/chromium"
@@ -26,42 +28,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-TINY_DIM = 16
+TINY_DIM = 16  # the tiny codec and the toy LCM share it
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-SENTENCE_WORDS = (
-    "the a writer reads every page of an old book slowly while rain falls on quiet "
-    "streets and light moves across tables in small rooms where people talk about "
-    "ideas plans stories rivers mountains cities music history science gardens"
-)
-
-
-def _corpus(n: int, seed: int = 0) -> list[str]:
-    rng, words = random.Random(seed), SENTENCE_WORDS.split()
-    return [
-        " ".join(rng.choice(words) for _ in range(rng.randint(4, 10))).capitalize() + "."
-        for _ in range(n)
-    ]
-
-
-def build_tiny_codec(folder: Path):
-    """A demo codec with random weights and a SentencePiece model trained on the spot."""
-    import sentencepiece as spm
-
-    from engine.codec.demo import DemoAutoencoder, DemoCodec, DemoCodecConfig, train_tokenizer
-
-    folder.mkdir(parents=True, exist_ok=True)
-    corpus = folder / "corpus.txt"
-    corpus.write_text("\n".join(_corpus(400)) + "\n")
-    model_file = train_tokenizer(corpus, folder / "spm", vocab_size=320)
-    tokenizer = spm.SentencePieceProcessor(model_file=str(model_file))
-    torch.manual_seed(0)
-    config = DemoCodecConfig(
-        vocab_size=tokenizer.get_piece_size(), dim=TINY_DIM, d_model=32, n_heads=2,
-        encoder_layers=1, decoder_layers=1, memory_slots=2, max_tokens=10,
-    )  # fmt: skip
-    codec = DemoCodec(DemoAutoencoder(config), tokenizer)
-    codec.save_pretrained(folder / "codec")
-    return folder / "codec"
 
 
 def build_toy_lcm(folder: Path, dim: int) -> Path:
@@ -78,7 +46,7 @@ def model_dirs(tmp_path_factory) -> tuple[Path, Path]:
     """(codec, LCM) checkpoint folders of tiny models with random weights."""
     torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("models")
-    codec_dir = build_tiny_codec(folder)
+    codec_dir = save_tiny_demo_codec(folder, dim=TINY_DIM)
     return codec_dir, build_toy_lcm(folder, dim=TINY_DIM)
 
 
