@@ -270,15 +270,16 @@ def run(args: argparse.Namespace) -> int:
     codec_dir = build_codec(work, assets, args.codec_minutes)
     if not is_demo_checkpoint(codec_dir):
         raise RuntimeError(f"{codec_dir} is not a demo codec checkpoint")
+    build_shards(work, codec_dir)
+    model_types = args.lcm_types.split(",")
+    finals = {
+        t: train_lcm(work, args.recipe, t, args.lcm_steps, args.lcm_minutes) for t in model_types
+    }
+    if BUNDLED_LCM in finals:
+        bundle_lcm(finals[BUNDLED_LCM], assets / "lcm")
     codec = codec_report(codec_dir, work, work / "eval" / "codec.json")
     write_codec_card(assets / "codec" / "README.md", codec, work)
-    build_shards(work, codec_dir)
-    results = {}
-    for model_type in args.lcm_types.split(","):
-        final = train_lcm(work, args.recipe, model_type, args.lcm_steps, args.lcm_minutes)
-        if model_type == BUNDLED_LCM:
-            bundle_lcm(final, assets / "lcm")
-        results[model_type] = eval_lcm(work, final, codec_dir, model_type)
+    results = {t: eval_lcm(work, final, codec_dir, t) for t, final in finals.items()}
     results["baselines"] = baseline_metrics(work)
     (work / "eval" / "lcms.json").write_text(json.dumps(results, indent=2) + "\n")
     write_lcm_card(assets / "lcm" / "README.md", results, work)
@@ -297,7 +298,8 @@ concept as a few memory slots (linear projection) through cross-attention and wr
 the sentence greedily or with beam search, with a KV cache. Config: `{codec}`
 
 **Training** (`engine/codec/demo_train.py`, via `lcm-writer demo-assets`): reconstruction
-loss (teacher forcing, no input noise) on the train split of the demo corpus (see
+loss (teacher forcing; a share `input_dropout` of the decoder's input tokens is replaced
+by UNK so that the decoder has to read the concept) on the train split of the demo corpus (see
 assets/README.md), AdamW, warm-up then cosine over a fixed budget of training time, one
 CPU thread on a shared 2-core machine. Config: `{train}`
 
