@@ -3,6 +3,7 @@ goes in, what comes back, what the store holds afterwards, and the message on ba
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,17 @@ def test_upload_markdown_and_refuse_bad_files(client, service, tmp_path):
         client.predict("", "", handle_file(str(latin1)), api_name="/import_document")
     with pytest.raises(AppError, match="limit is 1,000,000"):  # the tests serve a 1 MB limit
         client.predict("", "x. " * 400_000, None, api_name="/import_document")
+
+
+def test_cancelling_the_outline_expansion_keeps_finished_items(client, service):
+    view = imported(client, "\n".join(f"- Item {i}" for i in range(12)))
+    job = client.submit(view["library"], None, 2, LANG, api_name="/expand_outline")
+    while not job.outputs() and not job.done():  # the first item is done and shown
+        time.sleep(0.05)
+    job.cancel()
+    while not job.done():
+        time.sleep(0.05)
+    doc = service.store.get_document(view["library"])
+    counts = [len(doc.children(item.id)) for item in doc.children(None)]
+    assert set(counts) == {0, 2}, counts  # whole items only: each one expanded or untouched
+    assert 1 <= counts.count(2) < 12
