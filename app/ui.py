@@ -82,16 +82,17 @@ def create_app(settings: Settings) -> gr.Blocks:
         codec = load_codec(settings.codec, device=settings.device)
     except (CodecError, OSError, ValueError) as error:
         raise StartupError(
-            f"could not load the codec {settings.codec!r}: {error}. Use `--codec demo` for the "
-            "bundled model, or point `--codec` at a codec checkpoint directory."
+            f"could not load the codec {settings.codec!r}: {error}"
+            + _other_choice("--codec", settings.codec, "a codec checkpoint directory")
         ) from error
     try:
         lcm = load_lcm(settings.lcm, device=settings.device)
     except (OSError, ValueError) as error:  # LCMNotFoundError, LCMCheckpointError
         raise StartupError(
-            f"could not load the LCM {settings.lcm!r}: {error}. Use `--lcm demo` for the "
-            "bundled model, or point `--lcm` at a directory with config.json and "
-            "model.safetensors."
+            f"could not load the LCM {settings.lcm!r}: {error}"
+            + _other_choice(
+                "--lcm", settings.lcm, "a directory with config.json and model.safetensors"
+            )
         ) from error
     if lcm.dim != codec.dim:
         raise StartupError(
@@ -113,6 +114,13 @@ def create_app(settings: Settings) -> gr.Blocks:
     except CodecError as error:  # a lazily loaded codec (SONAR) fails on first use
         raise StartupError(f"the codec {settings.codec!r} could not run: {error}") from error
     return create_app_from(service, max_upload_mb=settings.max_upload_mb)
+
+
+def _other_choice(flag: str, chosen: str, path_hint: str) -> str:
+    """What else to pass to `flag` (the bundled demo model unless that is what failed)."""
+    if chosen == "demo":
+        return ""
+    return f". Use `{flag} demo` for the bundled model, or point `{flag}` at {path_hint}."
 
 
 def friendly(handler: Callable) -> Callable:
