@@ -251,7 +251,12 @@ def create_app_from(service: WriterService, *, max_upload_mb: int = 5) -> gr.Blo
             with gr.Column(scale=2, min_width=300):
                 node_info = gr.Markdown("Select a node in the outline.", elem_id="node-info")
                 node_text = gr.Textbox(
-                    label="Text", lines=3, max_lines=8, elem_id="node-text", interactive=True
+                    label="Text",
+                    info="Shift+Enter saves · in the outline, e jumps here",
+                    lines=3,
+                    max_lines=8,
+                    elem_id="node-text",
+                    interactive=True,
                 )
                 with gr.Row():
                     save_btn = gr.Button("Save", variant="primary", size="sm", elem_id="save-btn")
