@@ -595,7 +595,14 @@ def create_app_from(service: WriterService, *, max_upload_mb: int = 5) -> gr.Blo
             export_document, [library, export_format], export_file, api_name="export_document"
         )
 
-        tree.select(select_node, [library, view_lang], editor, api_visibility="private")
+        # A click while an earlier selection is still loading wins (never dropped, never overtaken).
+        tree.select(
+            select_node,
+            [library, view_lang],
+            editor,
+            api_visibility="private",
+            trigger_mode="always_last",
+        )
         view_lang.input(
             show_language,
             [library, node_id, view_lang],
