@@ -31,7 +31,7 @@ from engine.eval.mutual_information import LogProbModel, UnigramCacheLM
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="LCM checkpoint directory or 'demo'")
     parser.add_argument("--data", required=True, help="shard directory")
-    parser.add_argument("--split", default="heldout", help="split to evaluate on")
+    parser.add_argument("--split", default="valid", help="split to evaluate on")
     parser.add_argument("--codec", default=None, help="codec (default: the shards' codec)")
     parser.add_argument("--out", required=True, help="directory for eval.json and eval.md")
     parser.add_argument("--max-docs", type=int, default=32, help="documents to evaluate")

@@ -38,6 +38,18 @@ def run_stage(name: str, argv: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def heldout_split(shards: Path) -> str:
+    """The first split other than "train" in the shards (the corpus's held-out part)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    splits = sorted(set(pc.unique(pq.read_table(shards, columns=["split"])["split"]).to_pylist()))
+    others = [s for s in splits if s != "train"]
+    if not others:
+        raise SystemExit(f"no held-out documents among the first documents (splits: {splits})")
+    return others[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", required=True, help="documents (.jsonl/.txt/.md/.parquet)")
@@ -45,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--codec", default="demo")
     parser.add_argument("--docs", type=int, default=60, help="documents to use")
     parser.add_argument("--steps", type=int, default=300, help="training steps")
-    parser.add_argument("--eval-split", default="heldout", help="split to evaluate on")
+    parser.add_argument("--eval-split", default=None, help="default: the held-out split found")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args(argv)
 
@@ -54,60 +66,25 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     work = Path(args.work)
     shards, norm, model = work / "shards", work / "normalizer.safetensors", work / "model"
-    times = {
-        "prepare": run_stage(
-            "prepare",
-            [
-                args.corpus,
-                "--out",
-                str(shards),
-                "--codec",
-                args.codec,
-                "--lang",
-                "eng_Latn",
-                "--limit",
-                str(args.docs),
-                "--shard-size",
-                "20",
-            ],
-        ),  # fmt: skip
-        "fit-normalizer": run_stage("fit-normalizer", [str(shards), "--out", str(norm)]),
-        "train": run_stage(
-            "train",
-            [
-                "--recipe",
-                str(Path(__file__).parents[2] / "recipes" / "toy.yaml"),
-                "--data",
-                str(shards),
-                "--out",
-                str(model),
-                "--set",
-                f"normalizer={norm}",
-                f"max_steps={args.steps}",
-            ],
-        ),  # fmt: skip
-        "eval": run_stage(
-            "eval",
-            [
-                "--model",
-                str(model / "final"),
-                "--data",
-                str(shards),
-                "--codec",
-                args.codec,
-                "--split",
-                args.eval_split,
-                "--out",
-                str(work / "eval"),
-                "--max-docs",
-                "16",
-                "--max-sentences",
-                "48",
-                "--max-new",
-                "6",
-            ],
-        ),  # fmt: skip
-    }
+    recipe = Path(__file__).parents[2] / "recipes" / "toy.yaml"
+    times = {}
+    times["prepare"] = run_stage(
+        "prepare",
+        [args.corpus, "--out", str(shards), "--codec", args.codec, "--lang", "eng_Latn"]
+        + ["--limit", str(args.docs), "--shard-size", "20"],
+    )
+    times["fit-normalizer"] = run_stage("fit-normalizer", [str(shards), "--out", str(norm)])
+    times["train"] = run_stage(
+        "train",
+        ["--recipe", str(recipe), "--data", str(shards), "--out", str(model)]
+        + ["--set", f"normalizer={norm}", f"max_steps={args.steps}"],
+    )
+    times["eval"] = run_stage(
+        "eval",
+        ["--model", str(model / "final"), "--data", str(shards), "--codec", args.codec]
+        + ["--split", args.eval_split or heldout_split(shards), "--out", str(work / "eval")]
+        + ["--max-docs", "16", "--max-sentences", "48", "--max-new", "6"],
+    )
     summary = json.loads((model / "summary.json").read_text())
     report = {
         "seconds": {k: round(v, 1) for k, v in times.items()},

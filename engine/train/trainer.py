@@ -136,6 +136,12 @@ class MetricsLog:
                 if key != "step" and isinstance(value, int | float):
                     self.tensorboard.add_scalar(f"train/{key}", value, record["step"])
 
+    def history(self) -> list[dict]:
+        """Every record written so far, including those of runs this one resumed."""
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line]
+
     def close(self) -> None:
         if self.tensorboard is not None:
             self.tensorboard.close()
@@ -217,7 +223,6 @@ def train(cfg: TrainConfig) -> dict:
     metrics = MetricsLog(out_dir, accelerator.is_main_process)
     device = accelerator.device
 
-    losses: list[float] = []
     window_loss, window_concepts, window_steps = 0.0, 0, 0
     window_start = time.perf_counter()
     run_concepts, run_start = 0, time.perf_counter()
@@ -273,7 +278,6 @@ def train(cfg: TrainConfig) -> dict:
                 "elapsed_s": round(time.perf_counter() - run_start, 3),
             }
             metrics.write(record)
-            losses.append(mean_loss)
             bar.set_postfix(loss=f"{mean_loss:.4f}", cps=f"{concepts / elapsed:.0f}")
             window_loss, window_concepts, window_steps = 0.0, 0, 0
             window_start = time.perf_counter()
@@ -299,13 +303,14 @@ def train(cfg: TrainConfig) -> dict:
         ]
     )
     seconds = time.perf_counter() - run_start
+    history = metrics.history() if accelerator.is_main_process else []
     summary = {
         "steps": progress.step,
         "stopped_by_time_limit": progress.step < cfg.max_steps,
         "resumed_from": str(resume_from) if resume_from else None,
-        "first_loss": losses[0] if losses else None,
-        "last_loss": losses[-1] if losses else None,
-        "concepts_per_s": run_concepts / seconds if losses else None,
+        "first_loss": history[0]["loss"] if history else None,  # of the whole training
+        "last_loss": history[-1]["loss"] if history else None,
+        "concepts_per_s": run_concepts / seconds if run_concepts else None,  # this run
         "processes": accelerator.num_processes,
         "model": str(out_dir / FINAL),
         "ranks": ranks,

@@ -28,14 +28,14 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
     codec = build_tiny_sonar(tmp_path_factory.mktemp("codec"))
     corpus = root / "docs.jsonl"
-    corpus.write_text("".join(json.dumps({"text": t, "split": "heldout"}) + "\n" for t in TEXT))
+    corpus.write_text("".join(json.dumps({"text": t, "split": "valid"}) + "\n" for t in TEXT))
     parser = argparse.ArgumentParser()
     prepare.add_arguments(parser)
     argv = [str(corpus), "--out", str(root / "s"), "--lang", "eng_Latn"]
     prepare.prepare(parser.parse_args(argv), codec)
     overrides = {
         "data": str(root / "s"),
-        "split": "heldout",
+        "split": "valid",
         "out_dir": str(root / "m"),
         "max_steps": 3,
         "save_every": 3,
