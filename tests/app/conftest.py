@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.app.tiny import TINY_DIM, build_toy_lcm
 from tests.demo.tiny import save_tiny_demo_codec
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -28,17 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-TINY_DIM = 16  # the tiny codec and the toy LCM share it
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def build_toy_lcm(folder: Path, dim: int) -> Path:
-    from engine.lcm import build_model, preset
-
-    torch.manual_seed(0)
-    model = build_model(preset("toy", dim=dim))
-    model.save_pretrained(folder / "lcm")
-    return folder / "lcm"
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import pytest
 
 from app.config import Settings
 from app.ui import StartupError, create_app
-from tests.app.conftest import build_toy_lcm
+from tests.app.tiny import build_toy_lcm
 
 
 @pytest.fixture
