@@ -6,9 +6,10 @@ is source concepts followed by target concepts, and only predictions of target p
 count (`loss_mask`); targets longer than the room left after the source are truncated.
 
 `ConceptBatches` is an endless, deterministic stream: epoch e visits the examples in a
-permutation seeded by (seed, e), packed greedily into batches whose padded size stays
-within `max_concepts`. Rank r of W takes batches r, r + W, ... (the tail that cannot be
-shared evenly is dropped), so ranks see different data and stay in step. Its position
+permutation seeded by (seed, e), length-sorted within windows, packed greedily into
+batches whose padded size stays within `max_concepts`, in shuffled batch order. Rank r
+of W takes batches r, r + W, ... (the tail that cannot be shared evenly is dropped), so
+ranks see different data and stay in step. Its position
 (epoch, batch) is a `state_dict`, saved with each checkpoint for an exact resume.
 """
 
@@ -21,6 +22,8 @@ import numpy as np
 import torch
 
 from engine.data.shards import read_embeddings
+
+SORT_WINDOW = 256  # examples sorted by length together before packing
 
 
 class DatasetError(ValueError):
@@ -143,8 +146,15 @@ class ConceptBatches:
 
     def _rank_batches(self, epoch: int) -> list[list[int]]:
         if self._cached is None or self._cached[0] != epoch:
-            order = np.random.default_rng([self.seed, epoch]).permutation(len(self.examples))
+            rng = np.random.default_rng([self.seed, epoch])
+            order = rng.permutation(len(self.examples))
+            # Sort within windows of SORT_WINDOW examples: batches of similar lengths need
+            # little padding, while the order stays random at larger scale.
+            windows = [order[i : i + SORT_WINDOW] for i in range(0, len(order), SORT_WINDOW)]
+            lengths = np.asarray(self.lengths)
+            order = np.concatenate([w[np.argsort(lengths[w], kind="stable")] for w in windows])
             batches = pack(self.lengths, order, self.max_concepts)
+            batches = [batches[i] for i in rng.permutation(len(batches))]
             per_rank = len(batches) // self.world_size
             self._cached = (epoch, batches[self.rank :: self.world_size][:per_rank])
         return self._cached[1]
