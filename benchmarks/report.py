@@ -51,13 +51,14 @@ def lcm_table(data: dict) -> str:
                 str(p["context"]),
                 "yes" if p["kv_cache"] else "no",
                 f"{r['median_s'] * 1e3:,.1f}",
+                f"{r['min_s'] * 1e3:,.1f}",
                 f"{p['gflops']:.2f}",
                 f"{p['achieved_gflops_per_s']:.1f}",
                 _mb(r),
             ]
         )
     header = ["model", "steps", "guidance", "samples", "context", "KV cache", "ms (median)",
-              "GFLOPs", "GFLOP/s", "peak RSS MiB (+run)"]  # fmt: skip
+              "ms (min)", "GFLOPs", "GFLOP/s", "peak RSS MiB (+run)"]  # fmt: skip
     return _table(header, rows)
 
 
@@ -66,25 +67,36 @@ def rate_table(data: dict, label: str, keys: list[str]) -> str:
     for r in data["results"]:
         p = r["params"]
         cells = [r["name"], *(str(p.get(k, "")) for k in keys)]
-        cells += [f"{r['median_s'] * 1e3:,.1f}", f"{r['items_per_s']:,.1f}", _mb(r)]
+        cells += [f"{r['median_s'] * 1e3:,.1f}", f"{r['min_s'] * 1e3:,.1f}"]
+        cells += [f"{r['items_per_s']:,.1f}", _mb(r)]
         rows.append(cells)
-    return _table(["case", *keys, "ms (median)", label, "peak RSS MiB (+run)"], rows)
+    header = ["case", *keys, "ms (median)", "ms (min)", label, "peak RSS MiB (+run)"]
+    return _table(header, rows)
 
 
-TABLES = {
-    "lcm": lcm_table,
-    "codec": lambda d: rate_table(d, "sentences/s", ["codec", "batch", "beam_size", "max_len"]),
-    "train": lambda d: rate_table(d, "concepts/s", ["recipe", "batch_concepts", "max_len"]),
-    "app": lambda d: rate_table(d, "items/s", ["k", "context", "concepts", "nodes"]),
+TABLES = {  # suite -> (title, renderer)
+    "lcm": ("LCM: next-concept latency (demo preset, random weights)", lcm_table),
+    "codec": (
+        "Codecs: encode and decode",
+        lambda d: rate_table(d, "sentences/s", ["codec", "batch", "beam_size", "max_len"]),
+    ),
+    "train": (
+        "Training throughput",
+        lambda d: rate_table(d, "concepts/s", ["recipe", "batch_concepts", "max_len"]),
+    ),
+    "app": (
+        "App level (WriterService, SQLite, demo models)",
+        lambda d: rate_table(d, "items/s", ["k", "context", "concepts", "nodes"]),
+    ),
 }
 
 
 def markdown() -> str:
     parts = []
-    for suite, render in TABLES.items():
+    for suite, (title, render) in TABLES.items():
         data = _load(suite)
         if data is None:
-            parts.append(f"### {suite}\n\n(not measured yet: `lcm-writer bench {suite}`)")
+            parts.append(f"### {title}\n\n(not measured yet: `lcm-writer bench {suite}`)")
             continue
-        parts.append(f"### {suite}\n\n{machine_line(data)}\n\n{render(data)}")
+        parts.append(f"### {title}\n\n{machine_line(data)}\n\n{render(data)}")
     return "\n\n".join(parts)
