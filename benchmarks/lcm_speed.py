@@ -75,6 +75,50 @@ def next_concept(model, steps, guided, samples, length, cached, repeats):
     return result
 
 
+class PrecomputedModulation(torch.nn.Module):
+    """Stands in for a denoiser layer's AdaLN `modulation` with its output for one
+    timestep: what a per-timestep table would read instead of the weight matrix."""
+
+    def __init__(self, out: torch.Tensor) -> None:
+        super().__init__()
+        self.out = out
+
+    def forward(self, cond: torch.Tensor) -> torch.Tensor:
+        return self.out
+
+
+def denoiser_passes(model, rows_list, repeats: int) -> list:
+    """One Two-Tower denoiser pass (one DDIM step's network call) for several row counts,
+    then with the AdaLN modulation precomputed (a prototype of removing its weights from
+    every step)."""
+    x, valid = context(model, DEFAULTS["context"])
+    t = torch.full((1, 1), 50)
+    results = []
+    with torch.no_grad():
+        state = model.start(x, valid)
+
+        def case(rows: int, variant: str):
+            kv = [
+                (k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in state.memory_kv
+            ]
+            mask = torch.ones(rows, 1, 1, kv[0][0].shape[2], dtype=torch.bool)
+            x_t = torch.randn(rows, 1, model.dim)
+            return measure("denoiser_pass", lambda: model.denoise(x_t, t, kv, mask),
+                           repeats=repeats, rows=rows, variant=variant)  # fmt: skip
+
+        results += [case(rows, "as built") for rows in rows_list]
+        original = [layer.modulation for layer in model.denoiser]
+        cond = torch.nn.functional.silu(model.time_embed(t))
+        for layer in model.denoiser:
+            layer.modulation = PrecomputedModulation(layer.modulation(cond))
+        try:
+            results.append(case(8, "modulation precomputed"))
+        finally:
+            for layer, modulation in zip(model.denoiser, original, strict=True):
+                layer.modulation = modulation
+    return results
+
+
 def cases(quick: bool) -> list[dict]:
     """The sweeps as parameter sets (duplicates of the default case are kept once)."""
     steps = (10, 40) if quick else (10, 20, 40, 100)
@@ -111,6 +155,8 @@ def run(options):
                 options.repeats,
             )
         )
+    rows = (1, 8) if options.quick else (1, 8, 32, 128)
+    results += denoiser_passes(models["two_tower"], rows, max(options.repeats, 9))
     extra = {
         "preset": "demo",
         "parameters": {t: sum(p.numel() for p in m.parameters()) for t, m in models.items()},

@@ -39,7 +39,7 @@ def machine_line(data: dict) -> str:
 
 def lcm_table(data: dict) -> str:
     rows = []
-    for r in data["results"]:
+    for r in (r for r in data["results"] if r["name"] == "next_concept"):
         p = r["params"]
         diffusion = p["model"] != "base_lcm"  # Base-LCM regresses: no steps, no guidance
         rows.append(
@@ -59,7 +59,12 @@ def lcm_table(data: dict) -> str:
         )
     header = ["model", "steps", "guidance", "samples", "context", "KV cache", "ms (median)",
               "ms (min)", "GFLOPs", "GFLOP/s", "peak RSS MiB (+run)"]  # fmt: skip
-    return _table(header, rows)
+    table = _table(header, rows)
+    passes = {"results": [r for r in data["results"] if r["name"] == "denoiser_pass"]}
+    if passes["results"]:
+        table += "\n\nOne denoiser pass (one DDIM step's network call):\n\n"
+        table += rate_table(passes, "passes/s", ["rows", "variant"])
+    return table
 
 
 def rate_table(data: dict, label: str, keys: list[str]) -> str:
