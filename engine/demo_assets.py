@@ -223,7 +223,11 @@ def write_lcm_card(path: Path, results: dict, work: Path) -> None:
             f"All held-out metrics:\n\n```json\n{json.dumps(r, indent=2)}\n```\n"
         )
     path.write_text(
-        LCM_CARD.format(table=_table(rows, ["model", *columns]), sections="\n".join(details))
+        LCM_CARD.format(
+            overrides=" ".join(LCM_OVERRIDES),
+            table=_table(rows, ["model", *columns]),
+            sections="\n".join(details),
+        )
     )
 
 
@@ -333,7 +337,8 @@ Examples (input -> round trip):
 
 LCM_CARD = """# Demo LCMs (English, on the demo codec's concepts)
 
-**What**: small Large Concept Models (engine/lcm, preset `demo`) that predict the next
+**What**: small Large Concept Models (engine/lcm, preset `demo` with `{overrides}`) that
+predict the next
 concept of a document in the demo codec's 512-d space. The bundled model (this
 directory, fp16) is the Two-Tower diffusion LCM; the Base-LCM and One-Tower below were
 trained the same way for comparison and are not bundled. Each carries its robust
