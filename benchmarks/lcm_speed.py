@@ -1,4 +1,5 @@
-"""Next-concept latency of the LCMs at the demo size on the CPU.
+"""Next-concept latency of the LCMs at the demo size on the CPU (the bundled demo LCM's
+architecture, or the demo preset before it is built).
 
 Sweeps, each around the app's default (Two-Tower, 40 DDIM steps, guidance on, 4
 samples, 16 concepts of context): diffusion steps, guidance, parallel samples, context
@@ -10,9 +11,11 @@ analytic FLOPs (benchmarks/flops.py) and the rate they imply.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
-from engine.lcm import SamplerConfig, build_model, preset
+from engine.lcm import LCMNotFoundError, SamplerConfig, build_model, load_lcm, preset
 
 from . import flops
 from .harness import measure, write_results
@@ -20,9 +23,17 @@ from .harness import measure, write_results
 DEFAULTS = {"steps": 40, "guided": True, "samples": 4, "context": 16}
 
 
-def demo_model(model_type: str = "two_tower"):
+def demo_config():
+    """The bundled demo LCM's architecture when it has been built, else the demo preset."""
+    try:
+        return load_lcm("demo", device="cpu").config, "assets/demo/lcm"
+    except LCMNotFoundError:
+        return preset("demo"), 'preset("demo")'
+
+
+def demo_model(config, model_type: str = "two_tower"):
     torch.manual_seed(0)
-    model = build_model(preset("demo", model_type=model_type)).eval()
+    model = build_model(dataclasses.replace(config, model_type=model_type)).eval()
     for layer in getattr(model, "denoiser", []):
         torch.nn.init.normal_(layer.modulation.weight, std=0.02)
     return model
@@ -137,12 +148,13 @@ def cases(quick: bool) -> list[dict]:
 
 
 def run(options):
+    config, shape = demo_config()
     models = {}
     results = []
     for case in cases(options.quick):
         model_type = case.pop("model_type")
         if model_type not in models:
-            models[model_type] = demo_model(model_type)
+            models[model_type] = demo_model(config, model_type)
         model = models[model_type]
         results.append(
             next_concept(
@@ -158,7 +170,9 @@ def run(options):
     rows = (1, 8) if options.quick else (1, 8, 32, 128)
     results += denoiser_passes(models["two_tower"], rows, max(options.repeats, 9))
     extra = {
-        "preset": "demo",
+        "shape": shape,
+        "d_model": config.d_model,
+        "layers": [config.n_layers, config.n_denoiser_layers],
         "parameters": {t: sum(p.numel() for p in m.parameters()) for t, m in models.items()},
         "defaults": DEFAULTS,
     }

@@ -80,7 +80,7 @@ def rate_table(data: dict, label: str, keys: list[str]) -> str:
 
 
 TABLES = {  # suite -> (title, renderer)
-    "lcm": ("LCM: next-concept latency (demo preset, random weights)", lcm_table),
+    "lcm": ("LCM: next-concept latency (demo size, random weights)", lcm_table),
     "codec": (
         "Codecs: encode and decode",
         lambda d: rate_table(d, "sentences/s", ["codec", "batch", "beam_size", "max_len"]),
