@@ -58,5 +58,8 @@ class ConceptCodec(Protocol):
         ...
 
     def decode(self, embeddings: torch.Tensor, lang: str = "eng_Latn", **options) -> list[str]:
-        """Return one sentence per row of `embeddings`, written in `lang`."""
+        """Return one sentence per row of `embeddings`, written in `lang`.
+
+        Every codec accepts `beam_size` and `max_len` (tokens); a codec may take more
+        (SONAR: `temperature`, `top_p`, `no_repeat_ngram_size`, `seed`)."""
         ...

@@ -287,9 +287,10 @@ class DemoCodec:
         embeddings: torch.Tensor,
         lang: str = LANG,
         beam_size: int = 1,
-        max_tokens: int | None = None,
+        max_len: int | None = None,
         batch_size: int = 64,
     ) -> list[str]:
+        """`beam_size` and `max_len` (tokens) mean what they mean for the SONAR codec."""
         self._check_lang(lang)
         emb = torch.as_tensor(embeddings)
         if emb.dim() != 2 or emb.shape[1] != self.dim:
@@ -300,7 +301,7 @@ class DemoCodec:
         texts: list[str] = []
         for start in range(0, len(emb), batch_size):
             chunk = emb[start : start + batch_size].to(self.device, dtype)
-            ids = self.model.generate(chunk, beam_size=beam_size, max_tokens=max_tokens)
+            ids = self.model.generate(chunk, beam_size=beam_size, max_tokens=max_len)
             texts.extend(self.tokenizer.decode(row) for row in ids)
         return texts
 

@@ -40,6 +40,15 @@ def test_decode_returns_one_string_per_row_with_greedy_and_beam(codec):
         assert len(texts) == 4 and all(isinstance(t, str) for t in texts)
 
 
+def test_max_len_caps_decoded_tokens_like_the_sonar_option(codec):
+    emb = codec.encode(SENTENCES)
+    assert max(len(codec.tokenizer.encode(t)) for t in codec.decode(emb)) > 2
+    texts = codec.decode(emb, max_len=2)
+    assert all(len(codec.tokenizer.encode(t)) <= 2 for t in texts)
+    with pytest.raises(TypeError):
+        codec.decode(codec.encode(SENTENCES), max_tokens=2)
+
+
 def test_kv_cached_greedy_decoding_matches_full_recomputation(codec):
     model = codec.model
     concepts = codec.encode(SENTENCES)
