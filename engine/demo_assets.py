@@ -337,9 +337,8 @@ Examples (input -> round trip):
 
 LCM_CARD = """# Demo LCMs (English, on the demo codec's concepts)
 
-**What**: small Large Concept Models (engine/lcm, preset `demo` with `{overrides}`) that
-predict the next
-concept of a document in the demo codec's 512-d space. The bundled model (this
+**What**: small Large Concept Models that predict the next concept of a document in the
+demo codec's 512-d space (engine/lcm, preset `demo` with `{overrides}`). The bundled model (this
 directory, fp16) is the Two-Tower diffusion LCM; the Base-LCM and One-Tower below were
 trained the same way for comparison and are not bundled. Each carries its robust
 normaliser (fitted on the training concepts) and its end-of-text concept (the demo
