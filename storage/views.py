@@ -93,15 +93,7 @@ def document_view(session: Session, doc: Document, *, with_embeddings: bool = Tr
         stack.extend((child, depth + 1, i) for i, child in reversed(list(enumerate(below))))
     undo, redo = history.last_undoable(session, doc.id), history.first_redoable(session, doc.id)
     return DocumentView(
-        id=doc.id,
-        title=doc.title,
-        language=doc.language,
-        codec_name=doc.codec_name,
-        codec_dim=doc.codec_dim,
-        created_at=doc.created_at,
-        updated_at=doc.updated_at,
-        version=doc.version,
-        deleted=doc.deleted_at is not None,
+        **_document_fields(doc),
         nodes=tuple(nodes),
         undo_action=undo.action if undo else None,
         redo_action=redo.action if redo else None,
@@ -145,18 +137,22 @@ def node_view(session: Session, node: Node) -> NodeView:
 
 
 def summary(doc: Document, node_count: int) -> DocumentSummary:
-    return DocumentSummary(
-        id=doc.id,
-        title=doc.title,
-        language=doc.language,
-        codec_name=doc.codec_name,
-        codec_dim=doc.codec_dim,
-        created_at=doc.created_at,
-        updated_at=doc.updated_at,
-        version=doc.version,
-        node_count=node_count,
-        deleted=doc.deleted_at is not None,
-    )
+    return DocumentSummary(**_document_fields(doc), node_count=node_count)
+
+
+def _document_fields(doc: Document) -> dict:
+    """What a document's summary and its full view both show."""
+    return {
+        "id": doc.id,
+        "title": doc.title,
+        "language": doc.language,
+        "codec_name": doc.codec_name,
+        "codec_dim": doc.codec_dim,
+        "created_at": doc.created_at,
+        "updated_at": doc.updated_at,
+        "version": doc.version,
+        "deleted": doc.deleted_at is not None,
+    }
 
 
 def variant_view(variant: Variant) -> VariantView:
