@@ -83,9 +83,9 @@ class NodeView:
         return self.state is State.LOCKED
 
 
-@dataclass(frozen=True)
-class DocumentSummary:
-    """A document as listed in the library (no nodes)."""
+@dataclass(frozen=True, eq=False)
+class DocumentFields:
+    """What a library entry and a full document view both show of a document."""
 
     id: int
     title: str
@@ -95,23 +95,20 @@ class DocumentSummary:
     created_at: datetime
     updated_at: datetime
     version: int
-    node_count: int
     deleted: bool
+
+
+@dataclass(frozen=True)
+class DocumentSummary(DocumentFields):
+    """A document as listed in the library (no nodes)."""
+
+    node_count: int
 
 
 @dataclass(frozen=True, eq=False)
-class DocumentView:
+class DocumentView(DocumentFields):
     """A document with its live nodes in reading order (depth first, siblings in order)."""
 
-    id: int
-    title: str
-    language: str
-    codec_name: str
-    codec_dim: int
-    created_at: datetime
-    updated_at: datetime
-    version: int
-    deleted: bool
     nodes: tuple[NodeView, ...]
     undo_action: str | None  # what undo would revert ("edit_text", ...); None: nothing
     redo_action: str | None

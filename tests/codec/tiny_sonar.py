@@ -61,32 +61,23 @@ def build_tiny_sonar_parts(
     )
     vocab = tokenizer.vocab_info
     torch.manual_seed(seed)
+    tiny = {
+        "model_dim": dim,
+        "max_seq_len": max_seq_len,
+        "vocab_info": vocab,
+        "num_encoder_layers": 1,
+        "num_decoder_layers": 1,
+        "num_encoder_attn_heads": 2,
+        "num_decoder_attn_heads": 2,
+        "ffn_inner_dim": 2 * dim,
+    }
     encoder_hub = get_sonar_text_encoder_hub()
     encoder_cfg = dataclasses.replace(
-        encoder_hub.get_arch_config("small"),
-        model_dim=dim,
-        max_seq_len=max_seq_len,
-        vocab_info=vocab,
-        num_encoder_layers=1,
-        num_decoder_layers=1,
-        num_encoder_attn_heads=2,
-        num_decoder_attn_heads=2,
-        ffn_inner_dim=2 * dim,
-        _from_fairseq=False,
+        encoder_hub.get_arch_config("small"), **tiny, _from_fairseq=False
     )
     encoder = encoder_hub.create_new_model(encoder_cfg, device=torch.device("cpu"))
     decoder_hub = get_sonar_text_decoder_hub()
-    decoder_cfg = dataclasses.replace(
-        decoder_hub.get_arch_config("toy"),
-        model_dim=dim,
-        max_seq_len=max_seq_len,
-        vocab_info=vocab,
-        num_encoder_layers=1,
-        num_decoder_layers=1,
-        num_encoder_attn_heads=2,
-        num_decoder_attn_heads=2,
-        ffn_inner_dim=2 * dim,
-    )
+    decoder_cfg = dataclasses.replace(decoder_hub.get_arch_config("toy"), **tiny)
     decoder = decoder_hub.create_new_model(decoder_cfg, device=torch.device("cpu"))
     return encoder, decoder, tokenizer
 
