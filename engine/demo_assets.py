@@ -41,6 +41,8 @@ LCM_OVERRIDES = [
     "warmup_steps=40",
     "save_every=100",
 ]
+# Predictions per held-out document for the next-concept metrics (29 documents -> ~460).
+EVAL_POSITIONS = 16
 CURVE_COLUMNS = ["step", "minutes", "sentences", "autobleu", "exact_match", "n"]
 
 
@@ -174,7 +176,8 @@ def eval_lcm(work: Path, model: Path, codec_dir: Path, name: str) -> dict:
     out = work / "eval" / name
     if not (out / "eval.json").exists():
         _run_cli(eval_cli, ["--model", str(model), "--data", str(work / "shards"), "--split",
-                            "valid", "--codec", str(codec_dir), "--out", str(out)])  # fmt: skip
+                            "valid", "--codec", str(codec_dir), "--out", str(out),
+                            "--positions", str(EVAL_POSITIONS)])  # fmt: skip
     return json.loads((out / "eval.json").read_text())
 
 
@@ -231,7 +234,9 @@ def write_lcm_card(path: Path, results: dict, work: Path) -> None:
     )
 
 
-def baseline_metrics(work: Path, max_docs: int = 32, positions: int = 4, seed: int = 0) -> dict:
+def baseline_metrics(
+    work: Path, max_docs: int = 32, positions: int = EVAL_POSITIONS, seed: int = 0
+) -> dict:
     """The two trivial predictors the LCMs must beat, at the positions `lcm-writer eval`
     samples (same seed): copy the previous concept; predict the mean training concept."""
     import numpy as np
@@ -297,15 +302,19 @@ vector and back. It stands in for SONAR on a CPU; it is English-only (translatio
 SONAR: `--codec sonar` on a GPU). {params:.2f}M parameters, stored in fp16.
 
 **Architecture** (`engine/codec/demo.py`): SentencePiece unigram tokenizer; pre-norm
-transformer encoder, masked mean pooling, linear to the concept; the decoder reads the
-concept as a few memory slots (linear projection) through cross-attention and writes
-the sentence greedily or with beam search, with a KV cache. Config: `{codec}`
+transformer encoder, then a token-wise MLP to 512 and masked mean pooling (each token can
+write into its own part of the concept); the decoder reads the concept as a few memory
+slots (linear projection) through cross-attention, plus the slots' mean added to every
+input position, and writes the sentence greedily or with beam search, with a KV cache.
+Config: `{codec}`
 
 **Training** (`engine/codec/demo_train.py`, via `lcm-writer demo-assets`): reconstruction
 loss (teacher forcing; a share `input_dropout` of the decoder's input tokens is replaced
-by UNK so that the decoder has to read the concept) on the train split of the demo corpus (see
-assets/README.md), AdamW, warm-up then cosine over a fixed budget of training time, one
-CPU thread on a shared 2-core machine. Config: `{train}`
+by UNK so that the decoder has to read the concept) plus `bow_weight` times a
+bag-of-words loss (predict the sentence's tokens from the concept alone, through a
+training-only head), on the train split of the demo corpus (see assets/README.md),
+AdamW, warm-up then cosine over a fixed budget of training time, on this 2-core CPU.
+Config: `{train}`
 
 ## Held-out round trips
 Sentences of 20-150 characters from held-out documents (sacrebleu AutoBLEU, exact match):

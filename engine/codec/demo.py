@@ -39,6 +39,7 @@ class DemoCodecConfig:
     encoder_layers: int = 3
     decoder_layers: int = 3
     memory_slots: int = 8
+    pool_hidden: int = 1024  # width of the token-wise MLP applied before mean pooling
     max_tokens: int = 128  # longer inputs are truncated; decoding stops here
     dropout: float = 0.0
     codec_type: str = CODEC_TYPE
@@ -138,7 +139,15 @@ class DemoAutoencoder(nn.Module):
         self.dec_pos = nn.Embedding(cfg.max_tokens + 1, cfg.d_model)
         self.encoder = nn.ModuleList(Block(cfg, cross=False) for _ in range(cfg.encoder_layers))
         self.enc_ln = nn.LayerNorm(cfg.d_model)
-        self.to_concept = nn.Linear(cfg.d_model, cfg.dim)
+        # Token-wise MLP *before* the mean: each token can write its content into its own
+        # part of the concept. Pooling first and projecting after would make the concept a
+        # linear image of a d_model-wide mean, with rank at most d_model < dim.
+        self.to_concept = nn.Sequential(
+            nn.Linear(cfg.d_model, cfg.pool_hidden), nn.GELU(), nn.Linear(cfg.pool_hidden, cfg.dim)
+        )
+        # Bag-of-words head (training only): predicts the sentence's tokens from the
+        # concept alone, so the encoder is pushed to store content from the first steps on.
+        self.concept_to_words = nn.Linear(cfg.dim, cfg.d_model)
         self.to_memory = nn.Linear(cfg.dim, cfg.memory_slots * cfg.d_model)
         self.slot_emb = nn.Parameter(torch.zeros(cfg.memory_slots, cfg.d_model))
         self.mem_ln = nn.LayerNorm(cfg.d_model)
@@ -165,9 +174,8 @@ class DemoAutoencoder(nn.Module):
         mask = valid[:, None, None, :]
         for block in self.encoder:
             x = block(x, mask=mask)
-        x = self.enc_ln(x) * valid[..., None]
-        pooled = x.sum(1) / valid.sum(1, keepdim=True).clamp(min=1)
-        return self.to_concept(pooled)
+        x = self.to_concept(self.enc_ln(x)) * valid[..., None]
+        return x.sum(1) / valid.sum(1, keepdim=True).clamp(min=1)
 
     def memory(self, concepts: torch.Tensor) -> torch.Tensor:
         """concepts [B, dim] -> decoder memory [B, memory_slots, d_model]."""
@@ -182,8 +190,11 @@ class DemoAutoencoder(nn.Module):
             x = block(x, causal=True, memory=memory, cache=None if caches is None else caches[i])
         return F.linear(self.dec_ln(x), self.tok_emb.weight)
 
-    def forward(self, tokens: torch.Tensor, input_dropout: float = 0.0) -> torch.Tensor:
-        """Teacher-forced reconstruction loss for tokens [B, T] (PAD-padded, no BOS/EOS).
+    def forward(
+        self, tokens: torch.Tensor, input_dropout: float = 0.0, bow_weight: float = 0.0
+    ) -> torch.Tensor:
+        """Teacher-forced reconstruction loss for tokens [B, T] (PAD-padded, no BOS/EOS),
+        plus `bow_weight` times the bag-of-words loss of the concept.
 
         `input_dropout` replaces that share of the decoder's input tokens with UNK: a
         decoder that cannot lean on the previous words has to read the concept.
@@ -194,8 +205,14 @@ class DemoAutoencoder(nn.Module):
         inputs = torch.cat([bos, tokens.masked_fill(dropped, UNK)], 1)
         targets = torch.cat([tokens, torch.full_like(bos, PAD)], 1)
         targets[torch.arange(len(tokens)), lengths] = EOS
-        logits = self.decode_step(inputs, self.memory(self.encode(tokens)))
-        return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=PAD)
+        concepts = self.encode(tokens)
+        logits = self.decode_step(inputs, self.memory(concepts))
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=PAD)
+        if bow_weight:
+            words = F.linear(self.concept_to_words(concepts), self.tok_emb.weight)
+            logp = words.log_softmax(-1).gather(1, tokens)
+            loss = loss - bow_weight * logp[tokens != PAD].mean()
+        return loss
 
     def new_caches(self) -> list[dict]:
         return [{"self": {}, "cross": {}} for _ in self.decoder]

@@ -41,6 +41,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.05
     warmup_steps: int = 200
     input_dropout: float = 0.2  # decoder input tokens replaced by UNK (see DemoAutoencoder)
+    bow_weight: float = 0.5  # bag-of-words loss on the concept (see DemoAutoencoder)
     # The budget is in seconds of training (not steps) because throughput on a shared
     # CPU is unpredictable; the cosine schedule runs over it and training stops at its end.
     budget_minutes: float = 85.0
@@ -186,7 +187,7 @@ def train(sentences_dir: Path, out: Path, cfg: DemoCodecConfig, tc: TrainConfig)
         t0 = time.time()
         for group in optim.param_groups:
             group["lr"] = lr_at(state["step"], state["train_seconds"], tc)
-        loss = model(collate(data, idx), tc.input_dropout)
+        loss = model(collate(data, idx), tc.input_dropout, tc.bow_weight)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
@@ -230,6 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-tokens", type=int, default=TrainConfig.batch_tokens)
     parser.add_argument("--input-dropout", type=float, default=TrainConfig.input_dropout)
+    parser.add_argument("--bow-weight", type=float, default=TrainConfig.bow_weight)
     parser.add_argument("--d-model", type=int, default=DemoCodecConfig.d_model)
     parser.add_argument("--layers", type=int, default=DemoCodecConfig.encoder_layers)
     parser.add_argument("--memory-slots", type=int, default=DemoCodecConfig.memory_slots)
@@ -247,6 +249,7 @@ def main(argv: list[str] | None = None) -> None:
         budget_minutes=args.minutes,
         batch_tokens=args.batch_tokens,
         input_dropout=args.input_dropout,
+        bow_weight=args.bow_weight,
     )
     print(json.dumps(train(args.sentences, args.out, cfg, tc)))
 

@@ -97,6 +97,26 @@ def test_fp16_checkpoint_stays_close_to_the_fp32_model(tmp_path, codec):
     torch.testing.assert_close(loaded.encode(SENTENCES), codec.encode(SENTENCES), atol=2e-2, rtol=0)
 
 
+def test_concepts_span_more_dimensions_than_the_encoder_is_wide(tmp_path):
+    """Pooling after a token-wise projection: a concept is not confined to a d_model-rank
+    image of the pooled encoder states."""
+    codec = build_tiny_demo_codec(tmp_path, dim=64, d_model=16)
+    concepts = codec.model.encode(torch.randint(4, 350, (48, 10)))
+    assert torch.linalg.matrix_rank(concepts - concepts.mean(0)) > 16
+
+
+def test_bag_of_words_loss_is_added_and_trains_the_encoder(codec):
+    tokens = codec.tokenize(SENTENCES)
+    codec.model.train()
+    reconstruction = codec.model(tokens)
+    with_bow = codec.model(tokens, bow_weight=1.0)
+    codec.model.zero_grad()
+    (with_bow - reconstruction).backward()
+    codec.model.eval()
+    assert with_bow > reconstruction
+    assert codec.model.encoder[0].mlp[0].weight.grad.abs().sum() > 0
+
+
 @pytest.mark.skipif(
     not is_demo_checkpoint(DEMO_CODEC_DIR), reason="no bundled demo codec (lcm-writer demo-assets)"
 )
