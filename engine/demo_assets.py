@@ -58,7 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lcm-types", default=",".join(LCM_TYPES), help=f"comma-separated, from {LCM_TYPES}"
     )
     parser.add_argument("--recipe", type=Path, default=REPO / "recipes" / "demo.yaml")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument(
+        "--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads (all)"
+    )
 
 
 def _run_cli(module, argv: list[str]) -> int:

@@ -44,7 +44,7 @@ class TrainConfig:
     bow_weight: float = 0.5  # bag-of-words loss on the concept (see DemoAutoencoder)
     # The budget is in seconds of training (not steps) because throughput on a shared
     # CPU is unpredictable; the cosine schedule runs over it and training stops at its end.
-    budget_minutes: float = 85.0
+    budget_minutes: float = 80.0
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     eval_every_s: float = 600.0
