@@ -43,7 +43,7 @@ LCM_OVERRIDES = [
     # chosen on training documents: contrastive accuracy rises from guidance 3 to 8 (card)
     "model.sampler.guidance_scale=8.0",
 ]
-# Predictions per held-out document for the next-concept metrics (29 documents -> ~460).
+# Predictions per held-out document for the next-concept metrics (29 documents -> 375).
 EVAL_POSITIONS = 16
 CURVE_COLUMNS = ["step", "minutes", "sentences", "autobleu", "exact_match", "n"]
 
