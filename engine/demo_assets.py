@@ -52,7 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work", type=Path, default=REPO / "work", help="scratch directory")
     parser.add_argument("--assets", type=Path, default=ASSETS, help="where the models go")
     parser.add_argument(
-        "--codec-minutes", type=float, default=demo_train.TrainConfig.budget_minutes
+        "--codec-minutes",
+        type=float,
+        nargs="+",
+        default=list(demo_train.TrainConfig.cycle_minutes),
+        help="length of each cosine cycle of the codec's training, in minutes",
     )
     parser.add_argument("--lcm-steps", type=int, default=400, help="optimiser steps per LCM")
     parser.add_argument("--lcm-minutes", type=float, default=None, help="time cap per LCM")
@@ -75,11 +79,11 @@ def _run_cli(module, argv: list[str]) -> int:
     return status
 
 
-def build_codec(work: Path, assets: Path, minutes: float) -> Path:
+def build_codec(work: Path, assets: Path, minutes: list[float]) -> Path:
     """Train (or resume) the codec and copy the finished one into `assets/codec`."""
     run_dir, done = work / "codec_run", work / "codec_run" / "done.json"
     if not done.exists():
-        tc = demo_train.TrainConfig(budget_minutes=minutes)
+        tc = demo_train.TrainConfig(cycle_minutes=tuple(minutes))
         final = demo_train.train(work / "corpus", run_dir, DemoCodecConfig(), tc)
         done.write_text(json.dumps(final) + "\n")
     target = assets / "codec"
@@ -317,7 +321,9 @@ loss (teacher forcing; a share `input_dropout` of the decoder's input tokens is 
 by UNK so that the decoder has to read the concept) plus `bow_weight` times a
 bag-of-words loss (predict the sentence's tokens from the concept alone, through a
 training-only head), on the train split of the demo corpus (see assets/README.md),
-AdamW, warm-up then cosine over a fixed budget of training time, on this 2-core CPU.
+AdamW, on this 2-core CPU. The learning rate warms up, then follows cosine cycles with
+warm restarts (`cycle_minutes`, in minutes of training time; every later cycle peaks at
+`restart_lr_ratio` of the first).
 Config: `{train}`
 
 ## Held-out round trips

@@ -42,9 +42,13 @@ class TrainConfig:
     warmup_steps: int = 200
     input_dropout: float = 0.2  # decoder input tokens replaced by UNK (see DemoAutoencoder)
     bow_weight: float = 0.5  # bag-of-words loss on the concept (see DemoAutoencoder)
-    # The budget is in seconds of training (not steps) because throughput on a shared
-    # CPU is unpredictable; the cosine schedule runs over it and training stops at its end.
-    budget_minutes: float = 80.0
+    # The schedule is in minutes of training (not steps) because throughput on a shared
+    # CPU is unpredictable. Cosine cycles with warm restarts (SGDR): each cycle anneals
+    # to min_lr_ratio, so every cycle's end is a finished model, and a longer budget
+    # adds a cycle instead of changing the schedule of the minutes already trained.
+    cycle_minutes: tuple[float, ...] = (80.0, 70.0)
+    restart_lr_ratio: float = 0.5  # peak learning rate of every later cycle, relative to lr
+    restart_warmup_s: float = 60.0
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     eval_every_s: float = 600.0
@@ -52,6 +56,10 @@ class TrainConfig:
     eval_sentences: int = 200  # periodic eval; the final eval uses `final_eval_sentences`
     final_eval_sentences: int = 1000
     seed: int = 0
+
+    @property
+    def budget_minutes(self) -> float:
+        return sum(self.cycle_minutes)
 
 
 def heldout_sample(sentence_file: Path, n: int, seed: int = 0) -> list[str]:
@@ -104,12 +112,22 @@ def collate(data: list, idx: list[int]) -> torch.Tensor:
 
 
 def lr_at(step: int, train_seconds: float, tc: TrainConfig) -> float:
+    """Linear warmup, then cosine annealing per cycle of `tc.cycle_minutes`."""
     if step < tc.warmup_steps:
         return tc.lr * (step + 1) / tc.warmup_steps
-    progress = min(1.0, train_seconds / (tc.budget_minutes * 60))
-    return tc.lr * (
-        tc.min_lr_ratio + (1 - tc.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-    )
+    start = 0.0
+    for cycle, minutes in enumerate(tc.cycle_minutes):
+        length = minutes * 60
+        if train_seconds < start + length or cycle == len(tc.cycle_minutes) - 1:
+            break
+        start += length
+    t = train_seconds - start
+    peak = tc.lr * (tc.restart_lr_ratio if cycle else 1.0)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, t / length)))
+    lr = peak * (tc.min_lr_ratio + (1 - tc.min_lr_ratio) * cosine)
+    if cycle and t < tc.restart_warmup_s:
+        lr *= t / tc.restart_warmup_s
+    return lr
 
 
 def train(sentences_dir: Path, out: Path, cfg: DemoCodecConfig, tc: TrainConfig) -> dict:
@@ -227,11 +245,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sentences", type=Path, default=Path("work/corpus"))
     parser.add_argument("--out", type=Path, default=Path("work/codec_run"))
-    parser.add_argument("--minutes", type=float, default=TrainConfig.budget_minutes)
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        nargs="+",
+        default=list(TrainConfig.cycle_minutes),
+        help="length of each cosine cycle, in minutes of training",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-tokens", type=int, default=TrainConfig.batch_tokens)
     parser.add_argument("--input-dropout", type=float, default=TrainConfig.input_dropout)
     parser.add_argument("--bow-weight", type=float, default=TrainConfig.bow_weight)
+    parser.add_argument("--dim", type=int, default=DemoCodecConfig.dim)
     parser.add_argument("--d-model", type=int, default=DemoCodecConfig.d_model)
     parser.add_argument("--layers", type=int, default=DemoCodecConfig.encoder_layers)
     parser.add_argument("--memory-slots", type=int, default=DemoCodecConfig.memory_slots)
@@ -240,13 +265,14 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     cfg = DemoCodecConfig(
         vocab_size=args.vocab_size,
+        dim=args.dim,
         d_model=args.d_model,
         encoder_layers=args.layers,
         decoder_layers=args.layers,
         memory_slots=args.memory_slots,
     )
     tc = TrainConfig(
-        budget_minutes=args.minutes,
+        cycle_minutes=tuple(args.minutes),
         batch_tokens=args.batch_tokens,
         input_dropout=args.input_dropout,
         bow_weight=args.bow_weight,

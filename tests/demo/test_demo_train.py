@@ -22,7 +22,7 @@ def _sentence_dir(tmp_path):
 
 def test_training_writes_log_checkpoint_and_codec_and_resumes(tmp_path):
     sentences, out = _sentence_dir(tmp_path / "data"), tmp_path / "run"
-    tc = TrainConfig(budget_minutes=0.02, batch_tokens=64, warmup_steps=2, eval_every_s=0.0)
+    tc = TrainConfig(cycle_minutes=(0.02,), batch_tokens=64, warmup_steps=2, eval_every_s=0.0)
     first = train(sentences, out, tiny_config(max_tokens=64), tc)
     assert first["n"] == 2  # "Short." is outside the 20-150 character range
     assert is_demo_checkpoint(out / "codec")
@@ -32,7 +32,8 @@ def test_training_writes_log_checkpoint_and_codec_and_resumes(tmp_path):
     steps_before = log[-1]["step"]
     assert steps_before > 0 and any(r.get("eval", {}).get("n") == 2 for r in log)
 
-    longer = TrainConfig(budget_minutes=0.04, batch_tokens=64, warmup_steps=2)
+    # a second cosine cycle, as the bundled codec was trained: resumes where the first ended
+    longer = TrainConfig(cycle_minutes=(0.02, 0.02), batch_tokens=64, warmup_steps=2)
     train(sentences, out, tiny_config(max_tokens=64), longer)
     log = [json.loads(line) for line in (out / "log.jsonl").open()]
     assert log[-1]["step"] > steps_before  # continued from the checkpoint, not from zero
@@ -56,11 +57,29 @@ def test_batches_cover_every_sentence_once_per_epoch_within_the_token_budget():
 
 
 def test_learning_rate_warms_up_then_decays_over_the_time_budget():
-    tc = TrainConfig(lr=1.0, warmup_steps=10, min_lr_ratio=0.1, budget_minutes=1.0)
+    tc = TrainConfig(lr=1.0, warmup_steps=10, min_lr_ratio=0.1, cycle_minutes=(1.0,))
     assert lr_at(0, 0.0, tc) == 0.1
     assert lr_at(10, 0.0, tc) == 1.0
     assert abs(lr_at(500, 30.0, tc) - 0.55) < 1e-9
     assert abs(lr_at(500, 600.0, tc) - 0.1) < 1e-9
+
+
+def test_learning_rate_restarts_lower_for_each_later_cycle():
+    tc = TrainConfig(
+        lr=1.0,
+        warmup_steps=10,
+        min_lr_ratio=0.1,
+        cycle_minutes=(1.0, 2.0),
+        restart_lr_ratio=0.5,
+        restart_warmup_s=10.0,
+    )
+    assert tc.budget_minutes == 3.0
+    assert abs(lr_at(500, 59.9, tc) - 0.1) < 1e-4  # first cycle annealed
+    assert abs(lr_at(500, 65.0, tc) - 0.25) < 1e-2  # warming up again, to half the peak
+    assert abs(lr_at(500, 70.0, tc) - 0.5) < 1e-2  # peak, already annealing a little
+    assert abs(lr_at(500, 120.0, tc) - 0.275) < 1e-9  # halfway through the second cycle
+    assert abs(lr_at(500, 180.0, tc) - 0.05) < 1e-9
+    assert lr_at(500, 900.0, tc) == lr_at(500, 180.0, tc)  # past the budget: stays annealed
 
 
 def test_heldout_sample_is_fixed_and_within_the_length_range(tmp_path):
