@@ -201,7 +201,7 @@ class DemoAutoencoder(nn.Module):
         """
         lengths = (tokens != PAD).sum(1)
         bos = torch.full_like(tokens[:, :1], BOS)
-        dropped = (torch.rand(tokens.shape) < input_dropout) & (tokens != PAD)
+        dropped = (torch.rand(tokens.shape, device=tokens.device) < input_dropout) & (tokens != PAD)
         inputs = torch.cat([bos, tokens.masked_fill(dropped, UNK)], 1)
         targets = torch.cat([tokens, torch.full_like(bos, PAD)], 1)
         targets[torch.arange(len(tokens)), lengths] = EOS

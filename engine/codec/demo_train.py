@@ -7,6 +7,9 @@ and the current weights are exported as a codec directory to `<out>/codec`. Metr
 `<out>/log.jsonl`, one JSON object per line.
 
     python -m engine.codec.demo_train --sentences work/corpus --out work/codec_run
+
+On a CPU the defaults train for 150 minutes; with `--device cuda` (the default where a
+GPU is present) the GPU settings below train for 10.5.
 """
 
 from __future__ import annotations
@@ -62,6 +65,27 @@ class TrainConfig:
         return sum(self.cycle_minutes)
 
 
+# On a GPU the loop is bound by kernel launches, not arithmetic (one H200: ~14 steps/s,
+# ~5k sentences/s at 8,192 tokens a batch), so it takes bigger batches, a higher peak and
+# minutes instead of hours: these reached held-out AutoBLEU 29.7 greedy, 33.5 beam 4.
+# Dropout 0.1 or a 3e-3 peak diverged there in bf16.
+GPU_SETTINGS = {"batch_tokens": 8192, "lr": 2e-3, "cycle_minutes": (7.0, 3.5)}
+
+
+def default_train_config(device: torch.device | str, **overrides) -> TrainConfig:
+    """The CPU defaults, or GPU_SETTINGS on a CUDA device; `overrides` (None = default)
+    win over both."""
+    settings = GPU_SETTINGS if torch.device(device).type == "cuda" else {}
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return TrainConfig(**{**settings, **given})
+
+
+def hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU, {torch.get_num_threads()} torch threads"
+
+
 def heldout_sample(sentence_file: Path, n: int, seed: int = 0) -> list[str]:
     """A fixed sample of held-out sentences of 20-150 characters."""
     lines = sentence_file.read_text(encoding="utf-8").splitlines()
@@ -104,11 +128,11 @@ def make_batches(data: list, batch_tokens: int, epoch: int, seed: int) -> list[l
     return batches
 
 
-def collate(data: list, idx: list[int]) -> torch.Tensor:
+def collate(data: list, idx: list[int], device: torch.device) -> torch.Tensor:
     out = torch.full((len(idx), max(len(data[i]) for i in idx)), PAD, dtype=torch.long)
     for row, i in enumerate(idx):
         out[row, : len(data[i])] = data[i].long()
-    return out
+    return out.to(device, non_blocking=True)
 
 
 def lr_at(step: int, train_seconds: float, tc: TrainConfig) -> float:
@@ -130,9 +154,20 @@ def lr_at(step: int, train_seconds: float, tc: TrainConfig) -> float:
     return lr
 
 
-def train(sentences_dir: Path, out: Path, cfg: DemoCodecConfig, tc: TrainConfig) -> dict:
+def train(
+    sentences_dir: Path,
+    out: Path,
+    cfg: DemoCodecConfig,
+    tc: TrainConfig,
+    device: torch.device | str = "cpu",
+) -> dict:
     """Train (or resume) until `budget_minutes` of training time are spent; returns the
-    final held-out metrics."""
+    final held-out metrics.
+
+    On a GPU the same loop runs in bf16 autocast; batches of many more tokens
+    (`batch_tokens`) are what make it fast there.
+    """
+    device = torch.device(device)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(tc.seed)
     train_file, valid_file = (sentences_dir / f"sentences.{s}.txt" for s in ("train", "valid"))
@@ -147,20 +182,25 @@ def train(sentences_dir: Path, out: Path, cfg: DemoCodecConfig, tc: TrainConfig)
         )
     eval_set = heldout_sample(valid_file, tc.final_eval_sentences, tc.seed)
 
-    model = DemoAutoencoder(cfg)
+    model = DemoAutoencoder(cfg).to(device)
     optim = torch.optim.AdamW(
         model.parameters(), lr=tc.lr, betas=(0.9, 0.98), weight_decay=tc.weight_decay
     )
     state = {"step": 0, "epoch": 0, "batch": 0, "sentences": 0, "train_seconds": 0.0}
     ckpt_path = out / "checkpoint.pt"
     if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, weights_only=False)
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
         model.load_state_dict(ckpt["model"])
         optim.load_state_dict(ckpt["optim"])
         state = ckpt["state"]
-        torch.set_rng_state(ckpt["rng"])
+        torch.set_rng_state(ckpt["rng"].cpu())
+        if device.type == "cuda" and "cuda_rng" in ckpt:
+            torch.cuda.set_rng_state(ckpt["cuda_rng"].cpu(), device)
     (out / "train_config.json").write_text(
-        json.dumps({"codec": asdict(cfg), "train": asdict(tc)}, indent=2) + "\n"
+        json.dumps(
+            {"codec": asdict(cfg), "train": asdict(tc), "hardware": hardware(device)}, indent=2
+        )
+        + "\n"
     )
     codec = DemoCodec(model, tokenizer)
     log = (out / "log.jsonl").open("a")
@@ -176,6 +216,7 @@ def train(sentences_dir: Path, out: Path, cfg: DemoCodecConfig, tc: TrainConfig)
                 "optim": optim.state_dict(),
                 "state": state,
                 "rng": torch.get_rng_state(),
+                **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
             },
             out / "checkpoint.tmp",
         )
@@ -205,7 +246,8 @@ def train(sentences_dir: Path, out: Path, cfg: DemoCodecConfig, tc: TrainConfig)
         t0 = time.time()
         for group in optim.param_groups:
             group["lr"] = lr_at(state["step"], state["train_seconds"], tc)
-        loss = model(collate(data, idx), tc.input_dropout, tc.bow_weight)
+        with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+            loss = model(collate(data, idx, device), tc.input_dropout, tc.bow_weight)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
@@ -249,11 +291,17 @@ def main(argv: list[str] | None = None) -> None:
         "--minutes",
         type=float,
         nargs="+",
-        default=list(TrainConfig.cycle_minutes),
-        help="length of each cosine cycle, in minutes of training",
+        help="length of each cosine cycle, in minutes of training "
+        f"(default {TrainConfig.cycle_minutes} on a CPU, {GPU_SETTINGS['cycle_minutes']} on a GPU)",
     )
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--batch-tokens", type=int, default=TrainConfig.batch_tokens)
+    parser.add_argument(
+        "--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda"
+    )
+    parser.add_argument("--batch-tokens", type=int, help="default: by device, see --minutes")
+    parser.add_argument("--lr", type=float, help="peak learning rate; default: by device")
+    parser.add_argument("--eval-every-s", type=float, default=TrainConfig.eval_every_s)
+    parser.add_argument("--dropout", type=float, default=DemoCodecConfig.dropout)
     parser.add_argument("--input-dropout", type=float, default=TrainConfig.input_dropout)
     parser.add_argument("--bow-weight", type=float, default=TrainConfig.bow_weight)
     parser.add_argument("--dim", type=int, default=DemoCodecConfig.dim)
@@ -270,14 +318,18 @@ def main(argv: list[str] | None = None) -> None:
         encoder_layers=args.layers,
         decoder_layers=args.layers,
         memory_slots=args.memory_slots,
+        dropout=args.dropout,
     )
-    tc = TrainConfig(
-        cycle_minutes=tuple(args.minutes),
+    tc = default_train_config(
+        args.device,
+        cycle_minutes=args.minutes and tuple(args.minutes),
         batch_tokens=args.batch_tokens,
+        lr=args.lr,
+        eval_every_s=args.eval_every_s,
         input_dropout=args.input_dropout,
         bow_weight=args.bow_weight,
     )
-    print(json.dumps(train(args.sentences, args.out, cfg, tc)))
+    print(json.dumps(train(args.sentences, args.out, cfg, tc, args.device)))
 
 
 if __name__ == "__main__":
