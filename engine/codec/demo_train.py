@@ -168,6 +168,11 @@ def train(
     (`batch_tokens`) are what make it fast there.
     """
     device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            "The demo codec was asked to train on cuda, but torch sees no CUDA GPU here; "
+            "train on the CPU (--device cpu) or on a machine with a GPU."
+        )
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(tc.seed)
     train_file, valid_file = (sentences_dir / f"sentences.{s}.txt" for s in ("train", "valid"))

@@ -47,6 +47,14 @@ def test_training_refuses_a_corpus_with_nothing_short_enough(tmp_path):
         train(sentences, tmp_path / "run", tiny_config(), TrainConfig(max_chars=5))
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_training_on_cuda_without_a_gpu_says_so_before_doing_anything(tmp_path):
+    sentences = _sentence_dir(tmp_path / "data")
+    with pytest.raises(ValueError, match="torch sees no CUDA GPU here"):
+        train(sentences, tmp_path / "run", tiny_config(), TrainConfig(), device="cuda")
+    assert not (tmp_path / "run").exists()
+
+
 def test_batches_cover_every_sentence_once_per_epoch_within_the_token_budget():
     data = [torch.ones(n, dtype=torch.int16) for n in [3, 9, 1, 7, 7, 2, 12, 5] * 10]
     batches = make_batches(data, batch_tokens=24, epoch=3, seed=0)
