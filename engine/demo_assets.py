@@ -243,7 +243,7 @@ def lcm_status(results: dict) -> str:
     diffusion = [n for n in accuracy if n != "base_lcm"]
     losers = [n for n in diffusion if accuracy[n] <= max(baseline.values())]
     verdict = (
-        f"{', '.join(losers)} do(es) not beat both baselines."
+        f"{' and '.join(losers)} {'does' if len(losers) == 1 else 'do'} not beat both baselines."
         if losers
         else f"{' and '.join(diffusion)} beat both baselines."
     )

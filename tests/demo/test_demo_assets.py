@@ -59,7 +59,7 @@ def test_lcm_card_says_which_diffusion_model_misses_the_baselines():
     }
     status = lcm_status(results)
     assert status.startswith("two_tower 0.740, base_lcm 0.600, one_tower 0.700, copy_previous")
-    assert status.endswith("one_tower do(es) not beat both baselines.")
+    assert status.endswith("one_tower does not beat both baselines.")
     results["one_tower"]["next_concept"]["contrastive_accuracy"] = 0.72
     assert lcm_status(results).endswith("two_tower and one_tower beat both baselines.")
 
