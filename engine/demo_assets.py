@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from engine.codec import demo_train
+from engine.codec import default_device_dtype, demo_train
 from engine.codec.demo import DemoCodec, DemoCodecConfig, is_demo_checkpoint
 from engine.data import corpus
 
@@ -63,9 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"{demo_train.GPU_SETTINGS['cycle_minutes']} on a GPU)",
     )
     parser.add_argument(
-        "--codec-device",
-        default="cuda" if torch.cuda.is_available() else "cpu",
-        help="where the codec trains: cpu or cuda (default: cuda when present)",
+        "--codec-device", help="where the codec trains: cpu or cuda (default: cuda when present)"
     )
     parser.add_argument("--lcm-steps", type=int, default=400, help="optimiser steps per LCM")
     parser.add_argument("--lcm-minutes", type=float, default=None, help="time cap per LCM")
@@ -88,10 +86,11 @@ def _run_cli(module, argv: list[str]) -> int:
     return status
 
 
-def build_codec(work: Path, assets: Path, minutes: list[float] | None, device: str) -> Path:
+def build_codec(work: Path, assets: Path, minutes: list[float] | None, device: str | None) -> Path:
     """Train (or resume) the codec and copy the finished one into `assets/codec`."""
     run_dir, done = work / "codec_run", work / "codec_run" / "done.json"
     if not done.exists():
+        device = default_device_dtype(device)[0]
         tc = demo_train.default_train_config(device, cycle_minutes=minutes and tuple(minutes))
         final = demo_train.train(work / "corpus", run_dir, DemoCodecConfig(), tc, device)
         done.write_text(json.dumps(final) + "\n")
@@ -224,8 +223,9 @@ def write_codec_card(path: Path, report: dict, work: Path) -> None:
         params=report["parameters"] / 1e6, codec=json.dumps(cfg["codec"]),
         train=json.dumps(cfg["train"]), hardware=cfg.get("hardware", "a CPU"),
         minutes=last["minutes"], sentences=last["sentences"], status=codec_status(report),
-        cpu_minutes=sum(demo_train.TrainConfig.cycle_minutes),
-        gpu_minutes=sum(demo_train.GPU_SETTINGS["cycle_minutes"]), greedy_bleu=greedy["autobleu"],
+        cpu_minutes=demo_train.default_train_config("cpu").budget_minutes,
+        gpu_minutes=demo_train.default_train_config("cuda").budget_minutes,
+        greedy_bleu=greedy["autobleu"],
         greedy_exact=100 * greedy["exact_match"], beam_bleu=beam["autobleu"],
         beam_exact=100 * beam["exact_match"], latency=report["latency_ms_median"],
         threads=report["torch_threads"], examples=examples,

@@ -27,6 +27,7 @@ import sentencepiece as spm
 import torch
 from tqdm import tqdm
 
+from engine.codec.base import default_device_dtype
 from engine.codec.demo import (
     PAD,
     DemoAutoencoder,
@@ -159,7 +160,7 @@ def train(
     out: Path,
     cfg: DemoCodecConfig,
     tc: TrainConfig,
-    device: torch.device | str = "cpu",
+    device: torch.device | str | None = "cpu",
 ) -> dict:
     """Train (or resume) until `budget_minutes` of training time are spent; returns the
     final held-out metrics.
@@ -167,7 +168,7 @@ def train(
     On a GPU the same loop runs in bf16 autocast; batches of many more tokens
     (`batch_tokens`) are what make it fast there.
     """
-    device = torch.device(device)
+    device = default_device_dtype(device)[0]
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             "The demo codec was asked to train on cuda, but torch sees no CUDA GPU here; "
@@ -300,9 +301,7 @@ def main(argv: list[str] | None = None) -> None:
         f"(default {TrainConfig.cycle_minutes} on a CPU, {GPU_SETTINGS['cycle_minutes']} on a GPU)",
     )
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument(
-        "--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda"
-    )
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     parser.add_argument("--batch-tokens", type=int, help="default: by device, see --minutes")
     parser.add_argument("--lr", type=float, help="peak learning rate; default: by device")
     parser.add_argument("--eval-every-s", type=float, default=TrainConfig.eval_every_s)
@@ -325,8 +324,9 @@ def main(argv: list[str] | None = None) -> None:
         memory_slots=args.memory_slots,
         dropout=args.dropout,
     )
+    device = default_device_dtype(args.device)[0]
     tc = default_train_config(
-        args.device,
+        device,
         cycle_minutes=args.minutes and tuple(args.minutes),
         batch_tokens=args.batch_tokens,
         lr=args.lr,
@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> None:
         input_dropout=args.input_dropout,
         bow_weight=args.bow_weight,
     )
-    print(json.dumps(train(args.sentences, args.out, cfg, tc, args.device)))
+    print(json.dumps(train(args.sentences, args.out, cfg, tc, device)))
 
 
 if __name__ == "__main__":
