@@ -1,67 +1,182 @@
-"""The demo corpus builder, on small HTML pages laid out like the two Debian packages."""
+"""The demo corpus builder, on small files laid out like the Debian packages it reads."""
 
 from __future__ import annotations
 
 import json
+import struct
+import zlib
 from pathlib import Path
 
-from engine.data.corpus import PACKAGES, build_corpus, read_documents, split_of, write_sentences
-
-SPHINX_PAGE = """<html><head><title>os — Miscellaneous interfaces</title></head><body>
-<div class="body" role="main"><section><h1>os</h1>
-<p>This module provides a portable way of using operating system functionality.
-If you just want to read a file, see <a href="#">open()</a>.</p>
-<div class="highlight"><pre>import os
-print(os.getcwd())</pre></div>
-<p>New in 3.3.</p>
-</section></div>
-<div class="sphinxsidebar"><h4>Previous topic</h4>
-<p class="topless"><a href="io.html">The io module and its many stream classes</a></p></div>
-</body></html>"""
-
-DOCBOOK_PAGE = """<html><head><title>6.2. apt-get</title></head><body>
-<div class="para">
-The apt-get command installs packages. It resolves the dependencies for you.
-<div class="informalexample"><pre class="screen"># apt-get install foo</pre></div>
-</div>
-<p class="title"><strong>Figure 6.1. The apt-get command in a terminal</strong></p>
-<div class="para">Removing a package is just as easy as installing it.</div>
-</body></html>"""
-
-LICENSE_PAGE = (
-    "<html><body><p>Permission is hereby granted to copy this text freely.</p></body></html>"
+from engine.data import sword
+from engine.data.corpus import (
+    BIBLES,
+    HTML_SOURCES,
+    WORDNET,
+    build_corpus,
+    packages,
+    read_documents,
+    reads_as,
+    sentence_pairs,
+    split_of,
+    write_sentences,
 )
+
+GIMP = next(s for s in HTML_SOURCES if s.name == "gimp-help")
+REFERENCE = next(s for s in HTML_SOURCES if s.name == "debian-reference")
+
+ENGLISH_PAGE = """<html><head><title>Layers</title></head><body>
+<div class="navheader"><p class="title">Previous page</p></div>
+<p>A layer is like a sheet of glass. You can stack as many as you like.</p>
+<div class="informalexample"><pre class="screen">gimp --batch</pre></div>
+<p>Each layer has its own opacity and mode.</p>
+<p>Open the Layers dialog to see them.</p>
+</body></html>"""
+FRENCH_PAGE = """<html><head><title>Calques</title></head><body>
+<div class="navheader"><p class="title">Page précédente</p></div>
+<p>Un calque est comme une feuille de verre. Vous pouvez en empiler autant que vous voulez.</p>
+<p>Chaque calque a sa propre opacité et son mode.</p>
+<p>Open the Layers dialog to see them.</p>
+</body></html>"""  # the last paragraph was left untranslated
+LICENSE_PAGE = "<html><body><p>Permission is hereby granted to copy this text.</p></body></html>"
+
+
+def write_ztext(module_dir: Path, slots: list[str]) -> None:
+    """A one-block SWORD zText Old Testament holding `slots`, in the format's layout."""
+    module_dir.mkdir(parents=True)
+    block = "".join(slots).encode()
+    compressed = zlib.compress(block)
+    (module_dir / "ot.bzz").write_bytes(compressed)
+    (module_dir / "ot.bzs").write_bytes(struct.pack("<III", 0, len(compressed), len(block)))
+    index, offset = b"", 0
+    for slot in slots:
+        size = len(slot.encode())
+        index += struct.pack("<IIH", 0, offset, size)
+        offset += size
+    (module_dir / "ot.bzv").write_bytes(index)
+
+
+ENGLISH_SLOTS = [
+    "",
+    '<div type="book" osisID="Gen"/>',
+    '<chapter osisID="Gen.1" n="1"/>',
+    "<w>In the beginning</w>, God<note>a footnote</note><w>created</w> the heavens.",
+    "The earth was empty .",
+]
+SPANISH_SLOTS = [
+    "",
+    '<div type="book" osisID="Gen"/>',
+    '<chapter osisID="Gen.1" n="1"/>',
+    "<w>EN el principio</w> crió Dios los cielos.",
+    "Y la tierra estaba vacía.",
+]
 
 
 def _unpacked_packages(root: Path) -> Path:
-    """A download directory in which both packages look already fetched and unpacked."""
-    python_html = root / "python3.11-doc" / PACKAGES["python3.11-doc"]
-    handbook_html = root / "debian-handbook" / PACKAGES["debian-handbook"]
-    for directory in (python_html / "library", handbook_html):
-        directory.mkdir(parents=True)
-    (python_html / "library" / "os.html").write_text(SPHINX_PAGE)
-    (python_html / "license.html").write_text(LICENSE_PAGE)
-    (handbook_html / "sect.apt-get.html").write_text(DOCBOOK_PAGE)
+    """A download directory in which every package looks fetched and unpacked."""
+    for package in packages():
+        (root / package / "usr").mkdir(parents=True, exist_ok=True)
+    pages = {"eng_Latn": ENGLISH_PAGE, "fra_Latn": FRENCH_PAGE}
+    for lang, page in pages.items():
+        package, html_dir = GIMP.roots[lang]
+        (root / package / html_dir).mkdir(parents=True)
+        (root / package / html_dir / "layers.html").write_text(page)
+        (root / package / html_dir / "license.html").write_text(LICENSE_PAGE)
+    package, html_dir = REFERENCE.roots["eng_Latn"]
+    (root / package / html_dir).mkdir(parents=True)
+    (root / package / html_dir / "ch01.en.html").write_text(ENGLISH_PAGE)
+    for lang, slots in (("eng_Latn", ENGLISH_SLOTS), ("spa_Latn", SPANISH_SLOTS)):
+        package, module = BIBLES[lang]
+        write_ztext(root / package / module, slots)
+    wordnet = root / WORDNET[0] / WORDNET[1]
+    wordnet.mkdir(parents=True)
+    (wordnet / "data.noun").write_text(
+        "  1 This software and database is being provided to you under a licence.\n"
+        "02084071 05 n 01 dog 0 000 | a member of the genus Canis; "
+        '"the dog barked all night"\n'
+        "02121620 05 n 01 cat 0 000 | feline mammal\n"
+    )
     return root
 
 
-def test_build_corpus_keeps_prose_paragraphs_only(tmp_path):
+def test_sword_verses_are_keyed_by_chapter_and_number_with_markup_removed(tmp_path):
+    write_ztext(tmp_path / "web", ENGLISH_SLOTS)
+    assert sword.read_verses(tmp_path / "web") == {
+        ("Gen.1", 1): "In the beginning, God created the heavens.",
+        ("Gen.1", 2): "The earth was empty.",
+    }
+    write_ztext(tmp_path / "rv", SPANISH_SLOTS)
+    assert (
+        sword.read_verses(tmp_path / "rv")[("Gen.1", 1)] == "En el principio crió Dios los cielos."
+    )
+
+
+def test_build_corpus_writes_documents_aligned_pairs_and_lines(tmp_path):
     path = build_corpus(tmp_path / "corpus", _unpacked_packages(tmp_path / "debs"))
     docs = {d["id"]: d for d in read_documents(path)}
-    assert set(docs) == {"python3.11-doc/library/os.html", "debian-handbook/sect.apt-get.html"}
-    python = docs["python3.11-doc/library/os.html"]
-    assert python["title"] == "os — Miscellaneous interfaces"
-    assert python["text"] == (
-        "This module provides a portable way of using operating system functionality. "
-        "If you just want to read a file, see open()."
-    )  # no code, no sidebar, no three-word note
-    handbook = docs["debian-handbook/sect.apt-get.html"]
-    assert handbook["text"] == (
-        "The apt-get command installs packages. It resolves the dependencies for you."
-        "\n\nRemoving a package is just as easy as installing it."
+    assert set(docs) == {
+        "gimp-help/layers.html#eng_Latn",
+        "gimp-help/layers.html#fra_Latn",
+        "debian-reference/ch01.html#eng_Latn",
+        "bible/Gen.1#eng_Latn",
+        "bible/Gen.1#spa_Latn",
+    }
+    english, french = docs["gimp-help/layers.html#eng_Latn"], docs["gimp-help/layers.html#fra_Latn"]
+    assert english["text"].split("\n\n") == [
+        "A layer is like a sheet of glass. You can stack as many as you like.",
+        "Each layer has its own opacity and mode.",
+        "Open the Layers dialog to see them.",
+    ]  # no navigation, no code, no licence page
+    assert french["text"].count("\n\n") == 1  # the untranslated paragraph is not French
+    assert french["lang"] == "fra_Latn" and french["split"] == english["split"]
+    assert english["split"] == split_of("gimp-help/layers.html")
+    assert docs["debian-reference/ch01.html#eng_Latn"]["split"] == "test"  # held-out source
+
+    pairs = list(read_documents(tmp_path / "corpus" / "pairs.jsonl"))
+    assert [(p["source"], p["lang"], p["eng"][:14], p["text"][:14]) for p in pairs] == [
+        ("gimp-help", "fra_Latn", "A layer is lik", "Un calque est "),
+        ("gimp-help", "fra_Latn", "Each layer has", "Chaque calque "),
+        ("bible", "spa_Latn", "In the beginni", "En el principi"),
+        ("bible", "spa_Latn", "The earth was ", "Y la tierra es"),
+    ]
+    lines = [line["text"] for line in read_documents(tmp_path / "corpus" / "lines.jsonl")]
+    assert lines == ["A member of the genus Canis.", "The dog barked all night."]
+
+
+def test_write_sentences_splits_aligned_paragraphs_into_aligned_sentences(tmp_path):
+    build_corpus(tmp_path / "corpus", _unpacked_packages(tmp_path / "debs"))
+    files = write_sentences(tmp_path / "corpus" / "documents.jsonl", tmp_path / "out")
+    split = split_of("gimp-help/layers.html")
+    french = files[f"{split}.fra_Latn"].read_text().splitlines()
+    assert french[:2] == [
+        "Un calque est comme une feuille de verre.",
+        "Vous pouvez en empiler autant que vous voulez.",
+    ]
+    rows = [r.split("\t") for r in files[f"pairs.{split}"].read_text().splitlines()]
+    assert rows[:2] == [
+        ["fra_Latn", "A layer is like a sheet of glass.", "Un calque est comme une feuille de verre."],
+        ["fra_Latn", "You can stack as many as you like.",
+         "Vous pouvez en empiler autant que vous voulez."],
+    ]  # fmt: skip
+    assert "A member of the genus Canis." in (
+        files["train.eng_Latn"].read_text() + files["valid.eng_Latn"].read_text()
     )
-    assert {d["split"] for d in docs.values()} <= {"train", "valid"}
-    assert all(d["split"] == split_of(d["id"]) for d in docs.values())
+    assert files["test.eng_Latn"].read_text().startswith("A layer is like a sheet of glass.\n")
+
+
+def test_sentences_of_a_pair_align_only_when_they_match_one_to_one():
+    pair = {"lang": "deu_Latn", "eng": "One. Two.", "text": "Eins. Zwei."}
+    assert sentence_pairs(pair) == [("One.", "Eins."), ("Two.", "Zwei.")]
+    merged = {"lang": "deu_Latn", "eng": "One. Two.", "text": "Eins und zwei."}
+    assert sentence_pairs(merged) == [("One. Two.", "Eins und zwei.")]  # short: kept whole
+    long = {"lang": "deu_Latn", "eng": "One. Two. " * 20, "text": "Eins und zwei. " * 30}
+    assert sentence_pairs(long) == []
+
+
+def test_untranslated_paragraphs_are_recognised_by_their_function_words():
+    assert reads_as("Le chat est sur la table et il dort.", "fra_Latn")
+    assert not reads_as("The cat is on the table and it sleeps.", "fra_Latn")
+    assert reads_as("Die Katze ist auf dem Tisch und schläft.", "deu_Latn")
+    assert reads_as("El gato está en la mesa y duerme.", "spa_Latn")
 
 
 def test_build_corpus_does_not_rebuild_an_existing_corpus(tmp_path):
@@ -73,24 +188,19 @@ def test_build_corpus_does_not_rebuild_an_existing_corpus(tmp_path):
 
 
 def test_split_is_deterministic_and_holds_out_about_five_percent():
-    ids = [f"python3.11-doc/page{i}.html" for i in range(4000)]
+    ids = [f"gimp-help/page{i}.html" for i in range(4000)]
     valid = [i for i in ids if split_of(i) == "valid"]
     assert 0.035 < len(valid) / len(ids) < 0.065
     assert valid == [i for i in ids if split_of(i) == "valid"]
 
 
-def test_write_sentences_separates_the_splits(tmp_path):
-    docs = [
-        {"id": "a", "text": "One sentence here. Another one follows.\n\nNew paragraph.",
-         "split": "train"},
-        {"id": "b", "text": "Held out text stays apart.", "split": "valid"},
-    ]  # fmt: skip
-    path = tmp_path / "documents.jsonl"
-    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
-    files = write_sentences(path, tmp_path)
-    assert files["train"].read_text().splitlines() == [
-        "One sentence here.",
-        "Another one follows.",
-        "New paragraph.",
+def test_documents_filter_by_split_and_language(tmp_path):
+    rows = [
+        {"id": "a", "text": "x", "split": "train", "lang": "eng_Latn"},
+        {"id": "b", "text": "y", "split": "train", "lang": "fra_Latn"},
+        {"id": "c", "text": "z", "split": "valid"},  # no language: English
     ]
-    assert files["valid"].read_text().splitlines() == ["Held out text stays apart."]
+    path = tmp_path / "documents.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert [d["id"] for d in read_documents(path, lang="eng_Latn")] == ["a", "c"]
+    assert [d["id"] for d in read_documents(path, "train", "fra_Latn")] == ["b"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import sacrebleu
 import torch
+from safetensors.torch import load_file, save_file
 
 from engine.codec import DEMO_CODEC_DIR, ConceptCodec, load_codec
 from engine.codec.base import CodecError, CodecUnavailableError, UnsupportedLanguageError
@@ -21,7 +24,8 @@ def codec(tmp_path_factory) -> DemoCodec:
 
 def test_implements_the_codec_protocol(codec):
     assert isinstance(codec, ConceptCodec)
-    assert codec.name == "demo" and codec.languages == ("eng_Latn",) and codec.dim == 32
+    assert codec.name == "demo" and codec.dim == 32
+    assert codec.languages == ("eng_Latn", "fra_Latn", "deu_Latn", "spa_Latn")
 
 
 def test_encode_shape_dtype_and_order_do_not_depend_on_batching(codec):
@@ -43,8 +47,9 @@ def test_decode_returns_one_string_per_row_with_greedy_and_beam(codec):
 def test_max_len_caps_decoded_tokens_like_the_sonar_option(codec):
     emb = codec.encode(SENTENCES)
     assert max(len(codec.tokenizer.encode(t)) for t in codec.decode(emb)) > 2
-    texts = codec.decode(emb, max_len=2)
-    assert all(len(codec.tokenizer.encode(t)) <= 2 for t in texts)
+    capped = codec.model.generate(emb, max_tokens=2)
+    assert all(len(ids) <= 2 for ids in capped)
+    assert codec.decode(emb, max_len=2) == [codec.tokenizer.decode(ids) for ids in capped]
     with pytest.raises(TypeError):
         codec.decode(codec.encode(SENTENCES), max_tokens=2)
 
@@ -52,12 +57,12 @@ def test_max_len_caps_decoded_tokens_like_the_sonar_option(codec):
 def test_kv_cached_greedy_decoding_matches_full_recomputation(codec):
     model = codec.model
     concepts = codec.encode(SENTENCES)
-    cached = model.generate(concepts, max_tokens=8)
-    seqs = torch.full((4, 1), BOS)
+    cached = model.generate(concepts, lang=2, max_tokens=8)
+    seqs, langs = torch.full((4, 1), BOS), torch.full((4,), 2)
     with torch.inference_mode():
         memory = model.memory(concepts)
         for _ in range(8):
-            logits = model.decode_step(seqs, memory)[:, -1]
+            logits = model.decode_step(seqs, memory, langs)[:, -1]
             logits[:, [PAD, BOS]] = float("-inf")
             next_token = logits.argmax(-1)
             seqs = torch.cat([seqs, next_token[:, None]], 1)
@@ -67,9 +72,33 @@ def test_kv_cached_greedy_decoding_matches_full_recomputation(codec):
 
 def test_other_languages_are_refused_with_a_hint_to_use_sonar(codec):
     with pytest.raises(UnsupportedLanguageError, match="sonar"):
-        codec.encode(["Bonjour."], lang="fra_Latn")
+        codec.encode(["Привет."], lang="rus_Cyrl")
     with pytest.raises(UnsupportedLanguageError, match="SONAR"):
-        codec.decode(torch.zeros(1, 32), lang="deu_Latn")
+        codec.decode(torch.zeros(1, 32), lang="jpn_Jpan")
+
+
+def test_the_encoder_reads_every_language_alike_and_the_decoder_writes_the_one_asked(tmp_path):
+    codec = build_tiny_demo_codec(tmp_path, seed=3)
+    torch.nn.init.normal_(codec.model.lang_emb.weight, std=1.0)  # languages set apart
+    english = codec.encode(SENTENCES, lang="eng_Latn")
+    torch.testing.assert_close(codec.encode(SENTENCES, lang="spa_Latn"), english)
+    written = {lang: codec.decode(english, lang=lang) for lang in codec.languages}
+    assert len({tuple(texts) for texts in written.values()}) == 4
+
+
+def test_a_codec_saved_before_languages_existed_loads_as_english_only(tmp_path):
+    path = save_tiny_demo_codec(tmp_path, seed=1)
+    config = json.loads((path / "config.json").read_text())
+    del config["languages"]
+    (path / "config.json").write_text(json.dumps(config))
+    state = load_file(path / "model.safetensors")
+    del state["lang_emb.weight"]
+    save_file(state, path / "model.safetensors")
+    codec = DemoCodec.from_pretrained(path, device="cpu")
+    assert codec.languages == ("eng_Latn",)
+    assert len(codec.decode(codec.encode(SENTENCES))) == 4
+    with pytest.raises(UnsupportedLanguageError, match="eng_Latn, not 'fra_Latn'"):
+        codec.decode(codec.encode(SENTENCES), lang="fra_Latn")
 
 
 def test_bad_inputs_get_specific_errors(codec, tmp_path):

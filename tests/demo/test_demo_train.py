@@ -8,15 +8,36 @@ import pytest
 import torch
 
 from engine.codec.demo import DemoCodec, is_demo_checkpoint
-from engine.codec.demo_train import TrainConfig, heldout_sample, lr_at, make_batches, train
-from tests.demo.tiny import TINY_CORPUS, tiny_config
+from engine.codec.demo_train import (
+    TrainConfig,
+    evaluate_pairs,
+    heldout_pairs,
+    heldout_sample,
+    lr_at,
+    make_batches,
+    train,
+)
+from tests.demo.tiny import TINY_CORPUS, build_tiny_demo_codec, tiny_config
+
+FRENCH = [
+    "Le renard brun saute par-dessus le chien paresseux.",
+    "Un concept est une phrase sous la forme d'un seul vecteur.",
+    "Elle ouvrit la fenêtre, et l'air froid du matin remplit la pièce.",
+]
+PAIRS = [("fra_Latn", TINY_CORPUS[i], f) for i, f in zip((0, 1, 9), FRENCH, strict=True)]
 
 
-def _sentence_dir(tmp_path):
+def _sentence_dir(tmp_path, french: bool = False):
     tmp_path.mkdir()
-    (tmp_path / "sentences.train.txt").write_text("\n".join(TINY_CORPUS * 4) + "\n")
+    (tmp_path / "sentences.train.eng_Latn.txt").write_text("\n".join(TINY_CORPUS * 4) + "\n")
     valid = ["A held-out sentence about the decoder.", "Short.", "Another held-out line here."]
-    (tmp_path / "sentences.valid.txt").write_text("\n".join(valid) + "\n")
+    (tmp_path / "sentences.valid.eng_Latn.txt").write_text("\n".join(valid) + "\n")
+    if french:
+        (tmp_path / "sentences.train.fra_Latn.txt").write_text("\n".join(FRENCH * 4) + "\n")
+        (tmp_path / "sentences.valid.fra_Latn.txt").write_text("\n".join(FRENCH) + "\n")
+        rows = "".join("\t".join(p) + "\n" for p in PAIRS)
+        (tmp_path / "pairs.train.tsv").write_text(rows * 4)
+        (tmp_path / "pairs.valid.tsv").write_text(rows)
     return tmp_path
 
 
@@ -41,6 +62,36 @@ def test_training_writes_log_checkpoint_and_codec_and_resumes(tmp_path):
     assert saved["state"]["train_seconds"] >= 0.04 * 60
 
 
+def test_translation_batches_alternate_with_auto_encoding_and_are_evaluated(tmp_path):
+    sentences, out = _sentence_dir(tmp_path / "data", french=True), tmp_path / "run"
+    tc = TrainConfig(cycle_minutes=(0.01,), batch_tokens=64, warmup_steps=2, eval_every_s=0.0)
+    train(sentences, out, tiny_config(max_tokens=64, languages=("eng_Latn", "fra_Latn")), tc)
+    config = json.loads((out / "train_config.json").read_text())
+    assert config["data"] == {"autoencoding": 60, "translation_pairs": 12}
+    log = [json.loads(line) for line in (out / "log.jsonl").open()]
+    position = log[-1]
+    assert position["translation"]["batch"] + 12 * position["translation"]["epoch"] > 0
+    french = next(r["fra_Latn"] for r in log if "fra_Latn" in r)
+    assert french["n"] == 3 and 0 <= french["retrieval_from_eng"] <= 1
+    codec = DemoCodec.from_pretrained(out / "codec", device="cpu")
+    assert codec.languages == ("eng_Latn", "fra_Latn")
+
+
+def test_pair_figures_count_retrieval_both_ways_and_translate_from_english(tmp_path):
+    sentences = _sentence_dir(tmp_path / "data", french=True)
+    pairs = heldout_pairs(sentences, "valid", "fra_Latn", 10)
+    assert sorted(pairs) == sorted((p[1], p[2]) for p in PAIRS)
+    codec = build_tiny_demo_codec(tmp_path / "codec")
+    figures = evaluate_pairs(codec, pairs, "fra_Latn")
+    eng = codec.encode([p[0] for p in pairs], "eng_Latn")
+    fra = codec.encode([p[1] for p in pairs], "fra_Latn")
+    similarity = torch.cosine_similarity(eng[:, None], fra[None], dim=-1)
+    truth = torch.arange(3)
+    assert figures["retrieval_from_eng"] == (similarity.argmax(1) == truth).float().mean().item()
+    assert figures["retrieval_to_eng"] == (similarity.argmax(0) == truth).float().mean().item()
+    assert figures["n"] == 3 and figures["bleu_from_eng"] >= 0
+
+
 def test_training_refuses_a_corpus_with_nothing_short_enough(tmp_path):
     sentences = _sentence_dir(tmp_path / "data")
     with pytest.raises(ValueError, match="no sentence of at most 5 characters"):
@@ -56,12 +107,12 @@ def test_training_on_cuda_without_a_gpu_says_so_before_doing_anything(tmp_path):
 
 
 def test_batches_cover_every_sentence_once_per_epoch_within_the_token_budget():
-    data = [torch.ones(n, dtype=torch.int16) for n in [3, 9, 1, 7, 7, 2, 12, 5] * 10]
-    batches = make_batches(data, batch_tokens=24, epoch=3, seed=0)
-    assert sorted(i for b in batches for i in b) == list(range(len(data)))
-    assert all(len(b) * max(len(data[i]) for i in b) <= 24 or len(b) == 1 for b in batches)
-    assert batches == make_batches(data, batch_tokens=24, epoch=3, seed=0)
-    assert batches != make_batches(data, batch_tokens=24, epoch=4, seed=0)
+    lengths = [3, 9, 1, 7, 7, 2, 12, 5] * 10
+    batches = make_batches(lengths, batch_tokens=24, epoch=3, seed=0)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert all(len(b) * max(lengths[i] for i in b) <= 24 or len(b) == 1 for b in batches)
+    assert batches == make_batches(lengths, batch_tokens=24, epoch=3, seed=0)
+    assert batches != make_batches(lengths, batch_tokens=24, epoch=4, seed=0)
 
 
 def test_learning_rate_warms_up_then_decays_over_the_time_budget():
