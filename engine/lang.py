@@ -12,9 +12,9 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
-LANGUAGES_TSV = Path(__file__).resolve().parents[1] / "assets" / "languages.tsv"
+from engine.paths import LANGUAGES_TSV
+
 MIN_DETECT_CHARS = 20  # below this many letters langdetect is a coin toss
 MIN_DETECT_PROB = 0.80
 

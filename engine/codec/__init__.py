@@ -22,6 +22,7 @@ from engine.codec.base import (
     UnsupportedLanguageError,
     default_device_dtype,
 )
+from engine.paths import DEMO_CODEC_DIR
 
 __all__ = [
     "CODEC_NAMES",
@@ -35,7 +36,6 @@ __all__ = [
     "load_codec",
 ]
 
-DEMO_CODEC_DIR = Path(__file__).resolve().parents[2] / "assets" / "demo" / "codec"
 CODEC_NAMES = {
     "demo": "the bundled English demo codec (assets/demo/codec)",
     "sonar": "SONAR text encoder + basic decoder (202 languages)",

@@ -405,3 +405,16 @@ def write_sentences(corpus_path: str | Path, out_dir: str | Path) -> dict[str, P
         f.close()
         paths[key].with_suffix(".partial").rename(paths[key])
     return paths
+
+
+def write_documents(corpus_path: str | Path, out: str | Path, lang: str, splits=("train", "valid")):
+    """The documents of one language and some splits, as a JSONL file for `prepare`."""
+    out = Path(out)
+    if not out.exists():
+        partial = out.with_suffix(".partial")
+        with partial.open("w", encoding="utf-8") as f:
+            for split in splits:
+                for doc in read_documents(corpus_path, split, lang):
+                    f.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        partial.rename(out)
+    return out

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from engine.paths import DEMO_LCM_DIR
+
 from .base_lcm import BaseLCM
 from .checkpoint import LCMCheckpointError, LCMNotFoundError
 from .config import DiffusionConfig, GenerationConfig, LCMConfig, SamplerConfig, preset
@@ -22,7 +24,7 @@ from .normalizer import Normalizer
 from .one_tower import OneTowerLCM
 from .two_tower import TwoTowerLCM
 
-DEMO_PATH = Path(__file__).resolve().parents[2] / "assets" / "demo" / "lcm"
+DEMO_PATH = DEMO_LCM_DIR
 
 
 def load_lcm(name_or_path: str | Path, device: str | torch.device | None = None) -> ConceptModel:

@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from engine.paths import RECIPES
+
 STAGES = {
     "prepare": "engine.data.prepare",
     "fit-normalizer": "engine.data.normalizer_fit",
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     work = Path(args.work)
     shards, norm, model = work / "shards", work / "normalizer.safetensors", work / "model"
-    recipe = Path(__file__).parents[2] / "recipes" / "toy.yaml"
+    recipe = RECIPES / "toy.yaml"
     times = {}
     times["prepare"] = run_stage(
         "prepare",

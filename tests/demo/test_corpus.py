@@ -153,7 +153,8 @@ def test_write_sentences_splits_aligned_paragraphs_into_aligned_sentences(tmp_pa
     ]
     rows = [r.split("\t") for r in files[f"pairs.{split}"].read_text().splitlines()]
     assert rows[:2] == [
-        ["fra_Latn", "A layer is like a sheet of glass.", "Un calque est comme une feuille de verre."],
+        ["fra_Latn", "A layer is like a sheet of glass.",
+         "Un calque est comme une feuille de verre."],
         ["fra_Latn", "You can stack as many as you like.",
          "Vous pouvez en empiler autant que vous voulez."],
     ]  # fmt: skip

@@ -6,8 +6,9 @@ from __future__ import annotations
 import torch
 from safetensors.torch import load_file
 
+from engine.codec.demo_eval import verdicts
 from engine.codec.demo_train import GPU_SETTINGS, TrainConfig, default_train_config
-from engine.demo_assets import bundle_lcm, codec_status, lcm_status
+from engine.demo_assets import bundle_lcm, lcm_status
 from engine.lcm import build_model, load_lcm, preset
 
 
@@ -33,18 +34,28 @@ def test_bundled_lcm_is_fp16_but_keeps_normaliser_and_eot_exact(tmp_path):
     torch.testing.assert_close(a, b, atol=0.05, rtol=0.05)
 
 
-def _round_trips(greedy: float, beam: float) -> dict:
+def _report(everyday: float, round_trip: float, retrieval: float) -> dict:
+    pairs = {"retrieval_from_eng": retrieval, "retrieval_to_eng": 0.9, "bleu_from_eng": 1.0}
     return {
-        "greedy": {"autobleu": greedy, "exact_match": 0.1, "n": 1000, "beam": 1},
-        "beam4": {"autobleu": beam, "exact_match": 0.1, "n": 1000, "beam": 4},
+        "everyday": {"autobleu": everyday},
+        "languages": {"fra_Latn": {"autobleu": round_trip}},
+        "held_out_source": {"fra_Latn": pairs},
     }
 
 
-def test_codec_card_judges_the_target_on_the_better_decoding():
-    assert codec_status(_round_trips(29.6, 33.5)) == (
-        "it meets the target of held-out AutoBLEU >= 30 (33.5 with beam 4 decoding)"
-    )
-    assert codec_status(_round_trips(24.7, 27.3)).startswith("it falls short of the target")
+def test_codec_card_judges_every_target_of_the_cpu_codec():
+    assert verdicts(_report(8.4, 5.0, 0.5)) == [
+        "everyday English prose, greedy AutoBLEU: 8.4 (meets >= 8.0)",
+        "fra_Latn round trip AutoBLEU: 5.0 (meets >= 5.0)",
+        "retrieval eng_Latn -> fra_Latn: 50% (meets >= 50%)",
+        "retrieval fra_Latn -> eng_Latn: 90% (meets >= 50%)",
+    ]
+    missed = verdicts(_report(2.4, 4.9, 0.1))
+    assert [line.split("(")[1] for line in missed[:3]] == [
+        "misses >= 8.0)",
+        "misses >= 5.0)",
+        "misses >= 50%)",
+    ]
 
 
 def test_lcm_card_says_which_diffusion_model_misses_the_baselines():

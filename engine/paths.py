@@ -1,0 +1,12 @@
+"""Where the repository keeps what the engine reads: one home for every asset path."""
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ASSETS = REPO / "assets"
+DEMO_CODEC_DIR = ASSETS / "demo" / "codec"
+DEMO_LCM_DIR = ASSETS / "demo" / "lcm"
+LANGUAGES_TSV = ASSETS / "languages.tsv"
+EVERYDAY_EN = ASSETS / "eval" / "everyday_en.txt"  # original prose, never trained on
+EVERYDAY_PARALLEL = ASSETS / "eval" / "everyday_parallel.tsv"
+RECIPES = REPO / "recipes"
