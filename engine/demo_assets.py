@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from engine.codec import default_device_dtype, demo_eval, demo_train
-from engine.codec.demo import DemoCodecConfig, is_demo_checkpoint
+from engine.codec.demo import DemoCodecConfig
 from engine.data import corpus
 from engine.paths import ASSETS, RECIPES, REPO
 
@@ -84,17 +84,36 @@ def _run_cli(module, argv: list[str]) -> int:
     return status
 
 
-def build_codec(work: Path, assets: Path, minutes: list[float] | None, device: str | None) -> Path:
+def build_codec(
+    work: Path, assets: Path, cfg: DemoCodecConfig, tc: demo_train.TrainConfig, device
+) -> Path:
     """Train (or resume) the codec and copy the finished one into `assets/codec`."""
     run_dir, done = work / "codec_run", work / "codec_run" / "done.json"
     if not done.exists():
-        device = default_device_dtype(device)[0]
-        tc = demo_train.default_train_config(device, cycle_minutes=minutes and tuple(minutes))
-        final = demo_train.train(work / "corpus", run_dir, DemoCodecConfig(), tc, device)
+        final = demo_train.train(work / "corpus", run_dir, cfg, tc, device)
         done.write_text(json.dumps(final) + "\n")
     target = assets / "codec"
     shutil.copytree(run_dir / "codec", target, dirs_exist_ok=True)
     return target
+
+
+def build_codec_assets(
+    work: Path,
+    assets: Path,
+    cfg: DemoCodecConfig | None = None,
+    minutes: list[float] | None = None,
+    device: str | None = None,
+) -> tuple[Path, dict]:
+    """Stages 1, 2 and the codec's card: corpus, sentence files, codec training,
+    held-out report. Returns the bundled codec directory and its report."""
+    documents = corpus.build_corpus(work / "corpus", work / "debs")
+    corpus.write_sentences(documents, work / "corpus")
+    device = default_device_dtype(device)[0]
+    tc = demo_train.default_train_config(device, cycle_minutes=minutes and tuple(minutes))
+    codec_dir = build_codec(work, assets, cfg or DemoCodecConfig(), tc, device)
+    report = codec_report(codec_dir, work, work / "eval" / "codec.json")
+    write_codec_card(codec_dir / "README.md", report)
+    return codec_dir, report
 
 
 def learning_curve(run_dir: Path) -> list[dict]:
@@ -343,11 +362,9 @@ def baseline_metrics(
 def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     work, assets = args.work.resolve(), args.assets.resolve()
-    documents = corpus.build_corpus(work / "corpus", work / "debs")
-    corpus.write_sentences(documents, work / "corpus")
-    codec_dir = build_codec(work, assets, args.codec_minutes, args.codec_device)
-    if not is_demo_checkpoint(codec_dir):
-        raise RuntimeError(f"{codec_dir} is not a demo codec checkpoint")
+    codec_dir, codec = build_codec_assets(
+        work, assets, minutes=args.codec_minutes, device=args.codec_device
+    )
     build_shards(work, codec_dir)
     model_types = args.lcm_types.split(",")
     finals = {
@@ -355,8 +372,6 @@ def run(args: argparse.Namespace) -> int:
     }
     if BUNDLED_LCM in finals:
         bundle_lcm(finals[BUNDLED_LCM], assets / "lcm")
-    codec = codec_report(codec_dir, work, work / "eval" / "codec.json")
-    write_codec_card(assets / "codec" / "README.md", codec)
     results = {t: eval_lcm(work, final, codec_dir, t) for t, final in finals.items()}
     results["baselines"] = baseline_metrics(work)
     (work / "eval" / "lcms.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -425,6 +425,7 @@ def train_tokenizer(
         input_sentence_size=300_000,
         character_coverage=0.9999,
         shuffle_input_sentence=True,
+        hard_vocab_limit=False,  # a small corpus may hold fewer pieces
         minloglevel=2,
     )
     return Path(f"{model_prefix}.model")

@@ -76,11 +76,11 @@ def codec_report(codec_dir: Path, sentences_dir: Path, seed: int = 0) -> dict:
         },
     }
     for lang in others:
-        sample = heldout_sample(sentence_file(sentences_dir, "valid", lang), HELDOUT, seed)
-        report["languages"][lang] = evaluate(codec, sample, lang=lang)
-        report["examples"][lang] = _examples(codec, sample, lang, lang)
-        pairs = heldout_pairs(sentences_dir, "test", lang, HELDOUT, seed)
-        report["held_out_source"][lang] = evaluate_pairs(codec, pairs, lang)
+        if sample := heldout_sample(sentence_file(sentences_dir, "valid", lang), HELDOUT, seed):
+            report["languages"][lang] = evaluate(codec, sample, lang=lang)
+            report["examples"][lang] = _examples(codec, sample, lang, lang)
+        if pairs := heldout_pairs(sentences_dir, "test", lang, HELDOUT, seed):
+            report["held_out_source"][lang] = evaluate_pairs(codec, pairs, lang)
         report["everyday_translation"][lang] = evaluate_pairs(codec, everyday_pairs(lang), lang)
         report["examples"][f"eng_Latn->{lang}"] = _examples(codec, everyday, LANG, lang)
     report["latency_ms_median"] = latency_ms(codec, everyday[0])

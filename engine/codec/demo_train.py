@@ -319,14 +319,18 @@ def train(
     eval_set = heldout_sample(
         sentence_file(sentences_dir, "valid"), tc.final_eval_sentences, tc.seed
     )
-    other_langs = [
-        lang for lang in languages[1:] if sentence_file(sentences_dir, "valid", lang).exists()
-    ]
-    eval_langs = {lang: heldout_sample(sentence_file(sentences_dir, "valid", lang), 100, tc.seed)
-                  for lang in other_langs}  # fmt: skip
-    eval_pairs = {
-        lang: heldout_pairs(sentences_dir, "valid", lang, 200, tc.seed) for lang in other_langs
-    }
+    if not eval_set:
+        raise ValueError(
+            f"{sentence_file(sentences_dir, 'valid')} has no held-out sentence of 20-150 "
+            "characters to measure the codec on."
+        )
+    eval_langs = {}  # other languages with held-out sentences: 100 each, periodic evals only
+    for lang in languages[1:]:
+        path = sentence_file(sentences_dir, "valid", lang)
+        if path.exists() and (sample := heldout_sample(path, 100, tc.seed)):
+            eval_langs[lang] = sample
+    eval_pairs = {lang: heldout_pairs(sentences_dir, "valid", lang, 200, tc.seed)
+                  for lang in eval_langs}  # fmt: skip
 
     model = DemoAutoencoder(cfg).to(device)
     optim = torch.optim.AdamW(
@@ -377,8 +381,8 @@ def train(
     def run_eval(n: int) -> dict:
         metrics = evaluate(codec, eval_set[:n])
         record = {"eval": metrics}
-        for lang in other_langs:
-            record[lang] = evaluate(codec, eval_langs[lang], lang=lang)
+        for lang, sample in eval_langs.items():
+            record[lang] = evaluate(codec, sample, lang=lang)
             if eval_pairs[lang]:
                 record[lang] |= evaluate_pairs(codec, eval_pairs[lang], lang)
         write({**record, **state})
