@@ -318,7 +318,9 @@ class WriterService:
 
     def _check_can_write(self, language: str) -> None:
         if language not in self.codec.languages:
-            only = ", ".join(self.codec.languages[:3])
+            only = ", ".join(self.codec.languages[:4]) + (
+                ", ..." if len(self.codec.languages) > 4 else ""
+            )
             raise TranslationUnavailableError(
                 f"The {self.codec.name} codec writes only {only}, not {language}. Translation "
                 "needs the SONAR codec (200 languages): start the app with `--codec sonar` "

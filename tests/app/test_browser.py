@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import re
 
+import torch
 from playwright.sync_api import expect
+
+from storage.types import Kind
 
 expect.set_options(timeout=30_000)  # two CPU cores shared with model training
 
@@ -133,3 +136,31 @@ def test_outline_keyboard_and_collapse(page, artifacts):
     page.screenshot(path=artifacts / "phone.png", full_page=True)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, f"the page scrolls sideways at phone width ({width}px)"
+
+
+def choose_view_language(page, name: str) -> None:
+    field = page.locator("#view-lang input")
+    field.click()
+    field.fill(name)
+    page.get_by_role("option", name=name, exact=True).click()
+
+
+def test_view_in_french_decodes_the_same_concepts_and_other_languages_explain_sonar(
+    page, service, artifacts
+):
+    import_text(page, "\n\n".join(PARAGRAPHS), "Harbour in French")
+    expect(sentence_rows(page)).to_have_text(SENTENCES)
+    doc = next(d for d in service.store.list_documents() if d.title == "Harbour in French")
+    sentences = [n for n in service.store.get_document(doc.id).nodes if n.kind is Kind.SENTENCE]
+    concepts = torch.tensor([n.embedding for n in sentences])
+    expected = service.codec.decode(concepts, lang="fra_Latn")
+
+    choose_view_language(page, "French")
+    expect(sentence_rows(page)).to_have_text(expected)
+    expect(page.locator("#view-lang input")).to_have_value("French")
+    page.screenshot(path=artifacts / "view-in-french.png", full_page=True)
+
+    choose_view_language(page, "Russian")
+    expect(page.get_by_text("--codec sonar").first).to_be_visible()
+    expect(sentence_rows(page)).to_have_text(SENTENCES)  # back in the document's language
+    page.screenshot(path=artifacts / "view-in-russian-needs-sonar.png", full_page=True)

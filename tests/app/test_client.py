@@ -172,11 +172,11 @@ def test_expand_whole_outline(client, service):
     assert [len(doc.children(n.id)) for n in doc.children(None)] == [2, 2]
 
 
-def test_translation_needs_sonar(client):
+def test_translation_beyond_the_codecs_languages_needs_sonar(client):
     view = imported(client)
     with pytest.raises(AppError, match="--codec sonar"):
-        client.predict(view["library"], view["node_id"], "fra_Latn", api_name="/translate")
-    result = client.predict(view["library"], view["node_id"], "fra_Latn", api_name="/show_language")
+        client.predict(view["library"], view["node_id"], "rus_Cyrl", api_name="/translate")
+    result = client.predict(view["library"], view["node_id"], "rus_Cyrl", api_name="/show_language")
     assert editor(result)["tree"] == view["tree"]  # the view stays in the original language
     assert value(result[-1]) == LANG
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from app.service import ServiceError, TranslationUnavailableError
 from storage import Kind, Origin, State
@@ -114,14 +115,35 @@ def test_expand_outline_reports_progress_per_empty_item(service):
         list(service.expand_outline(doc.id, 2))
 
 
-def test_translation_with_an_english_only_codec_says_how_to_get_it(service):
+def test_translation_decodes_the_concept_in_a_language_the_codec_writes(service):
+    doc = service.import_text("A sentence to translate. And a second one.")
+    first, second = doc.sentences()
+    french = service.translate(first.id, doc.id, "fra_Latn")
+    concepts = torch.tensor([first.embedding, second.embedding])
+    assert french == service.codec.decode(concepts, lang="fra_Latn")[0]
+    assert service.translate_document(doc.id, "fra_Latn") == {
+        first.id: french,
+        second.id: service.codec.decode(concepts, lang="fra_Latn")[1],
+    }
+    assert service.translate_document(doc.id, doc.language) == {}
+
+
+def test_translation_into_a_language_the_codec_lacks_says_how_to_get_it(service):
     doc = service.import_text("A sentence to translate.")
     node = next(doc.sentences())
+    message = "writes only eng_Latn, fra_Latn, deu_Latn, spa_Latn, not rus_Cyrl.*--codec sonar"
+    with pytest.raises(TranslationUnavailableError, match=message):
+        service.translate(node.id, doc.id, "rus_Cyrl")
     with pytest.raises(TranslationUnavailableError, match="--codec sonar"):
-        service.translate(node.id, doc.id, "fra_Latn")
-    with pytest.raises(TranslationUnavailableError, match="--codec sonar"):
-        service.translate_document(doc.id, "fra_Latn")
-    assert service.translate_document(doc.id, doc.language) == {}
+        service.translate_document(doc.id, "jpn_Jpan")
+
+
+def test_french_input_is_read_as_french(service):
+    doc = service.import_text(
+        "Le boulanger ouvre sa boutique tous les matins à six heures. "
+        "Les clients attendent déjà devant la porte avec leurs paniers."
+    )
+    assert doc.language == "fra_Latn"
 
 
 def test_insert_after_a_node_and_export(service):
