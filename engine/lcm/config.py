@@ -54,6 +54,10 @@ class GenerationConfig:
 
     eot_threshold: float = 0.9  # cosine to the end-of-text concept
     repeat_threshold: float = 0.99  # cosine to an earlier concept; above 1 disables
+    # A concept that repeats an earlier one is drawn again with new noise this many times
+    # before the sequence stops: successive diffusion samples tend to converge, and one
+    # unlucky draw should not end a document.
+    resample_tries: int = 8
 
 
 @dataclass

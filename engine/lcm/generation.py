@@ -83,6 +83,14 @@ def sample_next(
         return model.normalizer.denormalize(proposals[0])
 
 
+def _repeats(raw, history, history_valid, threshold: float) -> torch.Tensor:
+    """Rows of `raw` [B, dim] whose cosine to an earlier concept reaches `threshold`."""
+    if not history.shape[1]:
+        return torch.zeros(len(raw), dtype=torch.bool, device=raw.device)
+    similarity = F.cosine_similarity(raw[:, None], history, dim=-1)
+    return similarity.masked_fill(~history_valid, -1.0).max(dim=1).values >= threshold
+
+
 def generate_batch(
     model: ConceptModel,
     contexts: list[torch.Tensor],
@@ -90,11 +98,13 @@ def generate_batch(
     seed: int,
     eot_threshold: float | None = None,
     repeat_threshold: float | None = None,
+    resample_tries: int | None = None,
     **options: Any,
 ) -> list[torch.Tensor]:
     """New concepts (raw space) for each context. A sequence stops before a concept whose
     cosine to `model.eot` reaches eot_threshold, or to an earlier concept of the same
-    sequence reaches repeat_threshold (above 1: never); None takes config.generation's."""
+    sequence reaches repeat_threshold (above 1: never) even after `resample_tries` new
+    draws; None takes config.generation's."""
     if not contexts:
         return []
     if max_concepts < 0:
@@ -102,6 +112,9 @@ def generate_batch(
     defaults = model.config.generation
     eot_threshold = defaults.eot_threshold if eot_threshold is None else eot_threshold
     repeat_threshold = defaults.repeat_threshold if repeat_threshold is None else repeat_threshold
+    tries = defaults.resample_tries if resample_tries is None else resample_tries
+    if tries < 0:
+        raise ValueError(f"resample_tries must be >= 0, got {tries}")
     sampler = sampler_options(model.config.sampler, options)
     generator = _generator(model, seed)
     outputs: list[list[torch.Tensor]] = [[] for _ in contexts]
@@ -113,11 +126,15 @@ def generate_batch(
         for step in range(max_concepts):
             new = model.propose(state, 1, generator, sampler)[:, 0]
             raw = model.normalizer.denormalize(new)
+            for _ in range(tries):
+                again = _repeats(raw, history, history_valid, repeat_threshold) & ~done
+                if not again.any():
+                    break
+                fresh = model.propose(state, 1, generator, sampler)[:, 0]
+                new = torch.where(again[:, None], fresh, new)
+                raw = model.normalizer.denormalize(new)
             stop = F.cosine_similarity(raw, model.eot[None], dim=-1) >= eot_threshold
-            if history.shape[1]:
-                similarity = F.cosine_similarity(raw[:, None], history, dim=-1)
-                similarity = similarity.masked_fill(~history_valid, -1.0)
-                stop |= similarity.max(dim=1).values >= repeat_threshold
+            stop |= _repeats(raw, history, history_valid, repeat_threshold)
             done |= stop
             for b in (~done).nonzero().flatten().tolist():
                 outputs[b].append(raw[b])

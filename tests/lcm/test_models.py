@@ -276,3 +276,20 @@ def test_bfloat16_models_sample_in_their_own_dtype(model_type):
     assert (
         model.generate(torch.randn(3, model.dim), max_concepts=2, steps=2).dtype == torch.bfloat16
     )
+
+
+def test_a_repeating_concept_is_drawn_again_before_generation_stops():
+    model = toy_model("two_tower")
+    context = torch.randn(3, model.dim)
+    first = model.sample_next(context, 1, seed=5)[0]
+    # a threshold that the first draw reaches: it repeats the context
+    threshold = torch.cosine_similarity(first[None], context).max().item()
+    without = model.generate(context, max_concepts=1, seed=5, repeat_threshold=threshold,
+                             resample_tries=0)  # fmt: skip
+    assert without.shape[0] == 0
+    again = model.generate(context, max_concepts=1, seed=5, repeat_threshold=threshold,
+                           resample_tries=8)  # fmt: skip
+    assert again.shape[0] == 1
+    assert torch.cosine_similarity(again, context).max() < threshold
+    with pytest.raises(ValueError, match="resample_tries must be >= 0"):
+        model.generate(context, max_concepts=1, resample_tries=-1)
