@@ -1,50 +1,89 @@
-"""The one place where the engine and the store meet: one method per user action.
+"""The one place where the engine and the store meet: one method per user action, and the
+page's only door to both.
 
 Import: paragraphs -> sentences -> language -> concepts -> a stored tree. Edit:
 re-encode. Regenerate: the preceding concepts -> `lcm.sample_next` -> decode -> stored
 variants scored by cosine similarity to the current concept. Translate: decode in another
 language through the store's translation cache. Expand, continue: `lcm.generate` after the
-right context. Everything else is passed to `DocumentStore` as is.
+right context. `workspace` is the one read the page renders after any action.
 
-No SQL and no model code here; torch tensors from the codec only pass through.
+Every method checks its arguments (the document exists and is not deleted, the node is in
+it, counts are in range) and raises `ServiceError` subclasses (app/errors.py) whose
+messages are for the writer. No SQL and no model code here.
 """
 
 from __future__ import annotations
 
 import random
 import re
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from pathlib import Path
+from typing import Literal, Protocol
 
 import torch
 
+from app.document_json import read_document_json
+from app.errors import (
+    ChangedElsewhereError,
+    DocumentMissingError,
+    ForeignNodeError,
+    NodeMissingError,
+    OutOfRangeError,
+    ServiceError,
+    StaleViewError,
+    TranslationUnavailableError,
+    refusals,
+)
 from engine.codec import ConceptCodec
 from engine.lang import detect_language
 from engine.segment import heading_level, split_paragraphs, split_sentences
 from storage import (
+    ChangeView,
     DocumentStore,
+    DocumentSummary,
     DocumentView,
     Kind,
     NewNode,
     NewVariant,
     NodeView,
+    NotFoundError,
     Origin,
+    RevisionView,
+    decode_import,
 )
 
+__all__ = [
+    "Alternative",
+    "ChangedElsewhereError",
+    "DocumentMissingError",
+    "Expansion",
+    "ForeignNodeError",
+    "NodeMissingError",
+    "OutOfRangeError",
+    "ServiceError",
+    "StaleViewError",
+    "TranslationUnavailableError",
+    "Workspace",
+    "WriterService",
+]
+
 Progress = Callable[[float, str], None]
+Move = Literal["move_up", "move_down", "indent", "outdent"]
 DECODE_BATCH = 16
+IMPORT_BATCH = 256  # sentences encoded at once: bounded memory, progress between batches
 MAX_CONTINUE = 32
+MAX_EXPAND = 10  # sentences per expansion: a paragraph; more is a job for several items
+MAX_ALTERNATIVES = 8  # each one is decoded and shown: more do not fit a screen
+# Generation reads at most this many concepts before the point it writes at: the LCMs are
+# trained on windows of 128 concepts (engine/train/config.py `max_len`; the paper's models
+# are trained on bounded windows too), so more is out of distribution, and attention time
+# grows with the context on every call.
+CONTEXT_WINDOW = 128
 NEVER = 2.0  # a cosine threshold no pair of concepts reaches
 LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(.+)$")
-
-
-class ServiceError(Exception):
-    """An action the writer asked for that cannot be done; the message says why and how."""
-
-
-class TranslationUnavailableError(ServiceError):
-    """The loaded codec cannot write the requested language."""
+EXPORT_FORMATS = ("md", "txt", "json")
 
 
 class LCM(Protocol):
@@ -68,6 +107,31 @@ class Alternative:
     similarity: float | None
 
 
+@dataclass(frozen=True)
+class Expansion:
+    """What one expand or continue added, and why it added fewer than asked (or None)."""
+
+    node: NodeView  # the item expanded, or the node continued from
+    added: tuple[NodeView, ...]
+    requested: int
+    shortfall: str | None = None
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Everything the page shows, from one read without embeddings: the library, the open
+    document (None: none open, or it was deleted), the selected node and its history, and
+    the document's text in the view language when that is not its own."""
+
+    documents: tuple[DocumentSummary, ...]
+    deleted: tuple[DocumentSummary, ...]
+    document: DocumentView | None = None
+    node: NodeView | None = None
+    history: tuple[RevisionView, ...] = ()
+    translations: dict[int, str] = field(default_factory=dict)
+    language: str | None = None  # the language shown; None: the document's own
+
+
 @dataclass
 class WriterService:
     codec: ConceptCodec
@@ -81,61 +145,149 @@ class WriterService:
         concepts = self._encode(["Warm up."], self.codec.languages[0])
         self.codec.decode(self.lcm.sample_next(concepts, num_samples=1, seed=0))
 
+    # -- what the page shows ------------------------------------------------------------------
+
+    @refusals
+    def workspace(
+        self,
+        document_id: int | None,
+        node_id: int | None = None,
+        language: str | None = None,
+        *,
+        select_first: bool = False,
+    ) -> Workspace:
+        """The page after any action (`select_first`: with no `node_id`, the first sentence
+        is selected). A deleted or unknown document, node or language is not an error
+        here: the page then shows less (nothing open, nothing selected, the document's own
+        language)."""
+        documents = self.store.list_documents(include_deleted=True)
+        live = tuple(d for d in documents if not d.deleted)
+        deleted = tuple(d for d in documents if d.deleted)
+        if document_id is None or int(document_id) not in {d.id for d in live}:
+            return Workspace(live, deleted)
+        doc = self.store.get_document(int(document_id), with_embeddings=False)
+        node = _find(doc, node_id)
+        if node is None and node_id is None and select_first:
+            node = next(doc.sentences(), None)
+        history = tuple(self.store.node_history(node.id)) if node else ()
+        shown = language if language in self.codec.languages and language != doc.language else None
+        translations = self.translate_document(doc.id, shown) if shown else {}
+        return Workspace(live, deleted, doc, node, history, translations, shown)
+
     # -- documents ------------------------------------------------------------------------
 
-    def import_text(self, text: str, title: str = "") -> DocumentView:
+    @refusals
+    def import_text(
+        self, text: str, title: str = "", progress: Progress | None = None
+    ) -> DocumentView:
         """A new document from pasted or uploaded text: Markdown headings become sections,
-        list items outline items, other blocks paragraphs of sentences."""
-        if not text.strip():
-            raise ServiceError("There is nothing to import: paste some text or choose a file.")
+        list items outline items, other blocks paragraphs of sentences. `progress` hears
+        about each batch of sentences encoded."""
+        _check_writable(text, "The text")
+        if not _visible(text):
+            raise ServiceError(
+                "There is nothing to import: paste some text or choose a file "
+                "(this text has no visible characters)."
+            )
         language = self._language_of(text, fallback=self.codec.languages[0])
-        tree = self._build_tree(text, language)
+        tree = self._build_tree(text, language, progress)
+        if not tree:
+            raise ServiceError("There is nothing to import: the text has no sentences.")
         title = title.strip() or _title_from(text)
         return self.store.create_document(
             title, tree, language=language, codec_name=self.codec.name, codec_dim=self.codec.dim
         )
 
+    @refusals
+    def import_file(
+        self, path: str, title: str = "", progress: Progress | None = None
+    ) -> DocumentView:
+        """`import_text` for an uploaded UTF-8 .txt or .md file (the title defaults to the
+        file's name); a .json export comes back as it was, concepts bit-exact."""
+        file = Path(path)
+        text = decode_import(file.read_bytes(), name=f"“{file.name}”")
+        if file.suffix.lower() != ".json":
+            return self.import_text(text, title.strip() or file.stem, progress)
+        exported = read_document_json(text)
+        if (exported.codec_name, exported.codec_dim) != (self.codec.name, self.codec.dim):
+            raise ServiceError(
+                f"This export holds concepts of the {exported.codec_name} codec "
+                f"({exported.codec_dim}-d); this app runs {self.codec.name} ({self.codec.dim}-d). "
+                "Import its Markdown export instead, or start the app with that codec."
+            )
+        return self.store.create_document(
+            title.strip() or exported.title,
+            exported.nodes,
+            language=exported.language,
+            codec_name=exported.codec_name,
+            codec_dim=exported.codec_dim,
+        )
+
+    @refusals
     def new_document(self, title: str) -> DocumentView:
         title = title.strip() or "Untitled"
+        _check_writable(title, "The title")
         language = self.codec.languages[0]
         item = NewNode(Kind.OUTLINE, title, self._encode([title], language)[0], language)
         return self.store.create_document(
             title, [item], language=language, codec_name=self.codec.name, codec_dim=self.codec.dim
         )
 
+    @refusals
+    def rename_document(
+        self, document_id: int, title: str, expected_version: int | None
+    ) -> DocumentSummary:
+        doc = self._document(document_id, with_embeddings=False)
+        return self.store.rename_document(doc.id, title, expected_version=expected_version)
+
+    @refusals
+    def delete_document(self, document_id: int) -> DocumentSummary:
+        """Soft delete: listed under "Recently deleted" until restored."""
+        return self.store.delete_document(self._document(document_id, with_embeddings=False).id)
+
+    @refusals
+    def restore_document(self, document_id: int) -> DocumentSummary:
+        return self.store.restore_document(_id(document_id, "document"))
+
+    @refusals
     def export(self, document_id: int, fmt: str) -> tuple[str, str]:
         """(file name, content) for "md", "txt" or "json"."""
+        if fmt not in EXPORT_FORMATS:
+            raise ServiceError(f"Unknown export format {fmt!r}: choose md, txt or json.")
+        document_id = _id(document_id, "document")
+        title = self.store.get_document(document_id, with_embeddings=False).title
         exporters = {
             "md": self.store.export_markdown,
             "txt": self.store.export_text,
             "json": self.store.export_json,
         }
-        if fmt not in exporters:
-            raise ServiceError(f"Unknown export format {fmt!r}: choose md, txt or json.")
-        title = self.store.get_document(document_id).title
         stem = re.sub(r"[^\w-]+", "-", title).strip("-")[:60] or "document"
         return f"{stem}.{fmt}", exporters[fmt](document_id)
 
     # -- content --------------------------------------------------------------------------
 
+    @refusals
     def edit(self, node_id: int, document_id: int, text: str, expected_version: int) -> NodeView:
         """A person's new text: detect its language, re-encode it, store both."""
-        node = self.store.get_document(document_id).node(node_id)
+        node = self._node(self._document(document_id, with_embeddings=False), node_id)
         if node.kind is Kind.PARAGRAPH:
             raise ServiceError("A paragraph is a container: select one of its sentences to edit.")
         text = text.strip()
-        if not text:
+        _check_writable(text, "The text")
+        if not _visible(text):
             raise ServiceError("The text is empty: type something, or delete the node instead.")
         language = self._language_of(text, fallback=node.language)
         embedding = self._encode([text], language)[0]
         return self.store.edit_text(
-            node_id, text, expected_version=expected_version, embedding=embedding, language=language
+            node.id, text, expected_version=expected_version, embedding=embedding, language=language
         )
 
+    @refusals
     def regenerate(self, document_id: int, node_id: int, k: int) -> list[Alternative]:
         """K alternatives for a node, sampled from the concepts before it, kept as variants."""
-        doc = self.store.get_document(document_id)
-        node = doc.node(node_id)
+        k = _check_count(k, 1, MAX_ALTERNATIVES, "alternatives")
+        doc = self._document(document_id)
+        node = self._node(doc, node_id)
         if node.embedding is None:
             raise ServiceError("Only sentences, outline items and headings can be regenerated.")
         samples = self.lcm.sample_next(
@@ -144,7 +296,7 @@ class WriterService:
         texts = self.codec.decode(samples, lang=node.language)
         scores = _cosine(samples, torch.tensor(node.embedding, dtype=samples.dtype)).tolist()
         stored = self.store.add_variants(
-            node_id,
+            node.id,
             [
                 NewVariant(text=t, embedding=e.numpy(), language=node.language, score=s)
                 for t, e, s in zip(texts, samples, scores, strict=True)
@@ -152,92 +304,188 @@ class WriterService:
         )
         return [Alternative(v.id, v.text, v.score) for v in stored]
 
-    def expand(self, document_id: int, node_id: int, count: int) -> list[NodeView]:
+    @refusals
+    def accept_variant(
+        self, document_id: int, node_id: int, variant_id: int | None, expected_version: int | None
+    ) -> NodeView:
+        node = self._node(self._document(document_id, with_embeddings=False), node_id)
+        if variant_id is None:
+            raise ServiceError("Choose one of the alternatives first (or keep the current text).")
+        return self.store.accept_variant(
+            node.id, int(variant_id), expected_version=expected_version
+        )
+
+    @refusals
+    def expand(self, document_id: int, node_id: int, count: int) -> Expansion:
         """`count` new sentences under a section, outline item or paragraph, planned from
-        everything before it, the item itself and what is already under it."""
-        doc = self.store.get_document(document_id)
-        node = doc.node(node_id)
+        everything before it, the item itself and what is already under it. Fewer only when
+        the model keeps repeating itself; `Expansion.shortfall` says so."""
+        count = _check_count(count, 1, MAX_EXPAND, "sentences")
+        doc = self._document(document_id)
+        node = self._node(doc, node_id)
         if node.kind is Kind.SENTENCE:
             raise ServiceError("Expand works on outline items and headings; use Continue here.")
-        context = self._context_through(doc, node)
         # The writer asked for `count` sentences: do not stop early at end-of-text.
         concepts = self.lcm.generate(
-            context, max_concepts=count, seed=self._seed(), eot_threshold=NEVER
+            self._context_through(doc, node),
+            max_concepts=count,
+            seed=self._seed(),
+            eot_threshold=NEVER,
         )
-        return self._insert_generated(doc, concepts, node.language, parent_id=node.id)
+        added = self._insert_generated(doc, concepts, node.language, parent_id=node.id)
+        shortfall = None
+        if len(added) < count:
+            shortfall = f"the model repeated itself after {len(added)} of {count} sentences"
+        return Expansion(node, tuple(added), count, shortfall)
 
-    def continue_after(self, document_id: int, node_id: int) -> list[NodeView]:
-        """New sentences after a sentence (or at the end of a section, outline item or
-        paragraph), until the LCM predicts the end of the text."""
-        doc = self.store.get_document(document_id)
-        node = doc.node(node_id)
-        concepts = self.lcm.generate(
-            self._context_through(doc, node), max_concepts=MAX_CONTINUE, seed=self._seed()
+    @refusals
+    def continue_after(self, document_id: int, node_id: int) -> Expansion:
+        """New sentences right after a sentence (or at the end of a section, outline item
+        or paragraph): at least one, then more until the LCM predicts the end of the text."""
+        doc = self._document(document_id)
+        node = self._node(doc, node_id)
+        context = self._context_through(doc, node)
+        # The writer asked for more text: the first sentence ignores end-of-text.
+        first = self.lcm.generate(context, max_concepts=1, seed=self._seed(), eot_threshold=NEVER)
+        rest = self.lcm.generate(
+            torch.cat([context, first]), max_concepts=MAX_CONTINUE - 1, seed=self._seed()
         )
+        concepts = torch.cat([first, rest])
         if node.kind is Kind.SENTENCE:
             parent_id, position = node.parent_id, node.position + 1
         else:
             parent_id, position = node.id, None
-        return self._insert_generated(
+        added = self._insert_generated(
             doc, concepts, node.language, parent_id=parent_id, position=position
         )
+        if not added:
+            raise ServiceError(
+                "The model only repeated what is already there, so nothing was added: "
+                "try again, or continue from another sentence."
+            )
+        if len(added) == MAX_CONTINUE:
+            reason = f"stopped at {MAX_CONTINUE} sentences: continue again for more"
+        else:
+            reason = "the model ended the text there"
+        return Expansion(node, tuple(added), MAX_CONTINUE, reason)
 
-    def expand_outline(self, document_id: int, count: int) -> Iterator[tuple[int, int]]:
-        """Expand every outline item that has no sentences yet; yields (done, total) after
-        each one, so the caller can report progress and stop between items."""
-        doc = self.store.get_document(document_id)
-        empty = [
-            n.id
-            for n in doc.nodes
-            if n.kind is Kind.OUTLINE
-            and not any(c.kind is Kind.SENTENCE for c in doc.children(n.id))
-        ]
+    @refusals
+    def expand_outline(self, document_id: int, count: int) -> Iterator[Expansion]:
+        """Expand every outline item that has no sentences yet, one item per step (each
+        one whole, in one transaction), so the caller can report progress and stop
+        between items."""
+        count = _check_count(count, 1, MAX_EXPAND, "sentences")
+        empty = _unexpanded(self._document(document_id, with_embeddings=False))
         if not empty:
             raise ServiceError("Every outline item already has sentences: nothing to expand.")
-        for done, item_id in enumerate(empty, start=1):
-            self.expand(document_id, item_id, count)
-            yield done, len(empty)
+        for item_id in empty:
+            yield self.expand(document_id, item_id, count)
 
+    @refusals
+    def outline_items_to_expand(self, document_id: int) -> int:
+        """How many outline items `expand_outline` would expand."""
+        return len(_unexpanded(self._document(document_id, with_embeddings=False)))
+
+    @refusals
     def insert(self, document_id: int, after_id: int | None, kind: Kind, text: str) -> NodeView:
         """A new typed node after `after_id` (None: at the end of the document)."""
-        doc = self.store.get_document(document_id)
+        doc = self._document(document_id, with_embeddings=False)
+        after = None if after_id is None else self._node(doc, after_id)
         text = text.strip()
-        if kind is not Kind.PARAGRAPH and not text:
+        _check_writable(text, "The text")
+        if kind is not Kind.PARAGRAPH and not _visible(text):
             raise ServiceError(f"Type the text of the new {kind.value} first.")
         language = self._language_of(text, fallback=doc.language) if text else doc.language
         embedding = self._encode([text], language)[0] if kind is not Kind.PARAGRAPH else None
         new = NewNode(kind, text, embedding, language, Origin.TYPED)
-        if after_id is None:
-            return self.store.insert_node(document_id, new)
-        after = doc.node(after_id)
+        if after is None:
+            return self.store.insert_node(doc.id, new)
         return self.store.insert_node(
-            document_id, new, parent_id=after.parent_id, position=after.position + 1
+            doc.id, new, parent_id=after.parent_id, position=after.position + 1
         )
+
+    # -- structure and history --------------------------------------------------------------
+
+    @refusals
+    def toggle_lock(self, document_id: int, node_id: int, expected_version: int | None) -> NodeView:
+        node = self._node(self._document(document_id, with_embeddings=False), node_id)
+        toggle = self.store.unlock_node if node.locked else self.store.lock_node
+        return toggle(node.id, expected_version=expected_version)
+
+    @refusals
+    def delete_node(
+        self, document_id: int, node_id: int, expected_version: int | None
+    ) -> int | None:
+        """Delete a node with its subtree (undo brings it back); returns the node to select
+        next: the previous one, else the next one outside its subtree."""
+        doc = self._document(document_id, with_embeddings=False)
+        node = self._node(doc, node_id)
+        self.store.delete_node(node.id, expected_version=expected_version)
+        at = doc.nodes.index(node)
+        if at > 0:
+            return doc.nodes[at - 1].id
+        return next((n.id for n in doc.nodes[at + 1 :] if n.depth <= node.depth), None)
+
+    @refusals
+    def move(
+        self, document_id: int, node_id: int, how: Move, expected_version: int | None
+    ) -> NodeView:
+        """Move up or down among siblings, indent under the previous sibling, or outdent."""
+        if how not in ("move_up", "move_down", "indent", "outdent"):
+            raise ServiceError(f"Unknown move {how!r}.")
+        node = self._node(self._document(document_id, with_embeddings=False), node_id)
+        return getattr(self.store, how)(node.id, expected_version=expected_version)
+
+    @refusals
+    def undo(self, document_id: int, expected_version: int | None) -> ChangeView:
+        doc = self._document(document_id, with_embeddings=False)
+        return self.store.undo(doc.id, expected_version=expected_version)
+
+    @refusals
+    def redo(self, document_id: int, expected_version: int | None) -> ChangeView:
+        doc = self._document(document_id, with_embeddings=False)
+        return self.store.redo(doc.id, expected_version=expected_version)
 
     # -- translation ----------------------------------------------------------------------
 
+    @refusals
     def translate(self, node_id: int, document_id: int, language: str) -> str:
         """The node's concept decoded in `language`, from the cache when possible."""
         self._check_can_write(language)
-        node = self.store.get_document(document_id).node(node_id)
+        node = self._node(self._document(document_id), node_id)
         if node.embedding is None:
             raise ServiceError("This node has no concept to translate: select a sentence.")
-        cached = self.store.get_translation(node_id, language)
+        cached = self.store.get_translation(node.id, language)
         if cached is not None:
             return cached
         text = self.codec.decode(_tensor([node.embedding]), lang=language)[0]
-        self.store.put_translation(node_id, language, text, expected_version=node.version)
+        self.store.put_translation(node.id, language, text, expected_version=node.version)
         return text
 
+    @refusals
+    def replace_with_translation(
+        self, document_id: int, node_id: int, language: str, expected_version: int | None
+    ) -> NodeView:
+        """The node's text becomes its decoding in `language` (the concept stays)."""
+        text = self.translate(node_id, document_id, language)
+        return self.store.replace_with_translation(
+            _id(node_id, "node"), text, language=language, expected_version=expected_version
+        )
+
+    @refusals
     def translate_document(
         self, document_id: int, language: str, progress: Progress | None = None
     ) -> dict[int, str]:
         """Every concept of the document decoded in `language`; cached per node revision."""
-        doc = self.store.get_document(document_id)
+        doc = self._document(document_id, with_embeddings=False)
         if language == doc.language:
             return {}
         self._check_can_write(language)
-        texts = self.store.get_translations(document_id, language)
+        texts = self.store.get_translations(doc.id, language)
+        concept_kinds = (Kind.SENTENCE, Kind.OUTLINE, Kind.SECTION)
+        if all(n.id in texts for n in doc.nodes if n.kind in concept_kinds):
+            return texts
+        doc = self.store.get_document(doc.id)
         missing = [n for n in doc.nodes if n.embedding is not None and n.id not in texts]
         for start in range(0, len(missing), DECODE_BATCH):
             if progress:
@@ -249,16 +497,63 @@ class WriterService:
                 texts[node.id] = text
         return texts
 
+    # -- checks ---------------------------------------------------------------------------
+
+    def _document(self, document_id: int, *, with_embeddings: bool = True) -> DocumentView:
+        """The live document, or DocumentMissingError saying whether it was deleted."""
+        document_id = _id(document_id, "document")
+        try:
+            doc = self.store.get_document(document_id, with_embeddings=with_embeddings)
+        except NotFoundError:
+            raise DocumentMissingError(
+                "This document does not exist (any more). Pick one from the list."
+            ) from None
+        if doc.deleted:
+            raise DocumentMissingError(
+                f"“{doc.title}” was deleted (perhaps in another tab): restore it from "
+                "“Recently deleted”, or pick another document."
+            )
+        return doc
+
+    def _node(self, doc: DocumentView, node_id: int) -> NodeView:
+        """The live node of `doc`; otherwise say whether it was deleted or is foreign."""
+        node_id = _id(node_id, "node")
+        node = _find(doc, node_id)
+        if node is not None:
+            return node
+        try:
+            owner = self.store.node_document(node_id)
+        except NotFoundError:
+            raise NodeMissingError(
+                f"There is no node {node_id}: select a node in the outline."
+            ) from None
+        if owner != doc.id:
+            raise ForeignNodeError(
+                f"Node {node_id} belongs to another document, not to “{doc.title}”."
+            )
+        raise NodeMissingError(
+            "The selected node was deleted (perhaps in another tab). Reload to see the "
+            "document as it is now."
+        )
+
     # -- helpers --------------------------------------------------------------------------
 
-    def _build_tree(self, text: str, language: str) -> list[NewNode]:
-        """The outline of `text` with every concept encoded in one batch."""
+    def _build_tree(
+        self, text: str, language: str, progress: Progress | None = None
+    ) -> list[NewNode]:
+        """The outline of `text`, its concepts encoded `IMPORT_BATCH` sentences at a time
+        (a long text's activations never sit in memory all at once)."""
         drafts = _outline_of(text, language)
         texts = [d.text for d in _walk(drafts) if d.kind is not Kind.PARAGRAPH]
-        concepts = iter(self._encode(texts, language)) if texts else iter(())
+        rows = []
+        for start in range(0, len(texts), IMPORT_BATCH):
+            if progress:
+                progress(start / len(texts), f"Encoding {start:,} of {len(texts):,} sentences")
+            rows.extend(self._encode(texts[start : start + IMPORT_BATCH], language).numpy())
+        concepts = iter(rows)
 
         def build(draft: _Draft) -> NewNode:
-            embedding = None if draft.kind is Kind.PARAGRAPH else next(concepts).numpy()
+            embedding = None if draft.kind is Kind.PARAGRAPH else next(concepts)
             children = [build(c) for c in draft.children]
             return NewNode(draft.kind, draft.text, embedding, language, Origin.IMPORTED, children)
 
@@ -274,7 +569,7 @@ class WriterService:
         position: int | None = None,
     ) -> list[NodeView]:
         if len(concepts) == 0:
-            raise ServiceError("The model ended the text right away: nothing was added.")
+            return []
         texts = self.codec.decode(concepts, lang=language)
         nodes = [
             NewNode(Kind.SENTENCE, t, c.numpy(), language, Origin.GENERATED)
@@ -283,18 +578,19 @@ class WriterService:
         return self.store.insert_nodes(doc.id, nodes, parent_id=parent_id, position=position)
 
     def _context_before(self, doc: DocumentView, node: NodeView) -> torch.Tensor:
-        """The sentence concepts that precede `node` in reading order."""
+        """The last `CONTEXT_WINDOW` sentence concepts before `node` in reading order."""
         before = []
         for n in doc.nodes:
             if n.id == node.id:
                 break
             if n.kind is Kind.SENTENCE and n.embedding is not None:
                 before.append(n.embedding)
-        return _tensor(before, self.codec.dim)
+        return _tensor(before[-CONTEXT_WINDOW:], self.codec.dim)
 
     def _context_through(self, doc: DocumentView, node: NodeView) -> torch.Tensor:
         """The sentence concepts before `node`, its own concept (a plan, for an outline item
-        or heading) and the sentences already under it: what generation continues from."""
+        or heading) and the sentences already under it, the last `CONTEXT_WINDOW` of them:
+        what generation continues from."""
         inside = {node.id}
         concepts = []
         seen = False
@@ -306,7 +602,7 @@ class WriterService:
                 inside.add(n.id)
             if n.embedding is not None and (n.kind is Kind.SENTENCE or n.id == node.id):
                 concepts.append(n.embedding)
-        return _tensor(concepts, self.codec.dim)
+        return _tensor(concepts[-CONTEXT_WINDOW:], self.codec.dim)
 
     def _language_of(self, text: str, fallback: str) -> str:
         """The detected language when the codec reads it; otherwise the fallback (a codec
@@ -332,6 +628,62 @@ class WriterService:
 
     def _seed(self) -> int:
         return self.rng.randrange(2**31)
+
+
+def _id(value: object, what: str) -> int:
+    """An id from the page or an API client: a whole number, else a clear refusal."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise ServiceError(
+            "Open or import a document first."
+            if what == "document"
+            else "Select a node in the outline first."
+        )
+    return int(value)
+
+
+def _check_count(value: object, low: int, high: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise OutOfRangeError(f"The number of {what} must be a whole number from {low} to {high}.")
+    if not low <= value <= high:
+        raise OutOfRangeError(
+            f"The number of {what} must be from {low} to {high}, not {int(value)}."
+        )
+    return int(value)
+
+
+def _check_writable(text: str, what: str) -> None:
+    """Refuse text no codec or database can hold (lone surrogates, NUL)."""
+    if "\x00" in text:
+        raise ServiceError(f"{what} contains a NUL character: remove it (binary or UTF-16 file?).")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ServiceError(
+            f"{what} contains an unpaired surrogate at position {error.start:,}: it is not "
+            "valid Unicode text (was it cut from a longer emoji or a UTF-16 file?)."
+        ) from None
+
+
+def _visible(text: str) -> str:
+    """`text` without whitespace and invisible format characters (zero-width space,
+    joiners, BOM, direction marks): what a reader would actually see."""
+    return "".join(c for c in text if not c.isspace() and unicodedata.category(c) != "Cf")
+
+
+def _find(doc: DocumentView, node_id: int | None) -> NodeView | None:
+    try:
+        return None if node_id is None else doc.node(int(node_id))
+    except KeyError:
+        return None
+
+
+def _unexpanded(doc: DocumentView) -> list[int]:
+    """The outline items without sentences, in reading order."""
+    return [
+        n.id
+        for n in doc.nodes
+        if n.kind is Kind.OUTLINE and not any(c.kind is Kind.SENTENCE for c in doc.children(n.id))
+    ]
 
 
 def _cosine(rows: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:
@@ -375,7 +727,7 @@ def _outline_of(text: str, language: str) -> list[_Draft]:
             siblings.extend(_Draft(Kind.OUTLINE, m.group(1).strip()) for m in items if m)
             continue
         sentences = [s.strip() for s in split_sentences(" ".join(block.split()), lang=language)]
-        sentences = [s for s in sentences if s]
+        sentences = [s for s in sentences if _visible(s)]
         if sentences:
             children = [_Draft(Kind.SENTENCE, s) for s in sentences]
             siblings.append(_Draft(Kind.PARAGRAPH, "", children=children))

@@ -326,6 +326,18 @@ class DocumentStore:
 
         return self._read_tx(work)
 
+    def node_document(self, node_id: int) -> int:
+        """The id of the document holding the node, live or deleted (NotFoundError if no
+        such node), so a caller can tell a foreign node from a deleted one."""
+
+        def work(session: Session) -> int:
+            document_id = session.scalar(select(Node.document_id).where(Node.id == node_id))
+            if document_id is None:
+                raise NotFoundError("node", node_id)
+            return document_id
+
+        return self._read_tx(work)
+
     # -- content ---------------------------------------------------------------------------
 
     def edit_text(

@@ -56,6 +56,14 @@ def service(tmp_path_factory, model_dirs):
     store.close()
 
 
+@pytest.fixture(autouse=True)
+def seeded_service(request) -> None:
+    """Every test that reaches the service starts from the same seed, whatever ran before
+    it, so what the models generate is the same on every run."""
+    if {"service", "client", "page", "app_url"} & set(request.fixturenames):
+        request.getfixturevalue("service").rng.seed(0)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
