@@ -160,3 +160,39 @@ def outline_tree(value: str = "", **kwargs) -> gr.HTML:
     return gr.HTML(
         value, html_template="${value}", css_template=CSS, js_on_load=JS_ON_LOAD, **kwargs
     )
+
+
+LIST_JS = r"""
+element.addEventListener('click', (event) => {
+  const item = event.target.closest('[data-id]');
+  if (item) trigger('select', { id: Number(item.dataset.id) });
+});
+element.addEventListener('keydown', (event) => {
+  const item = event.target.closest('[data-id]');
+  if (item && (event.key === 'Enter' || event.key === ' ')) {
+    event.preventDefault();
+    trigger('select', { id: Number(item.dataset.id) });
+  }
+});
+"""
+
+LIST_CSS = r"""
+.choices { list-style: none; margin: 0; padding: 0; }
+.choices li { padding: .35rem .6rem; border-radius: 4px; cursor: pointer;
+  border-left: 3px solid transparent; overflow-wrap: anywhere; }
+.choices li:hover { background: var(--background-fill-secondary); }
+.choices li[aria-selected="true"] { background: var(--color-accent-soft);
+  border-left-color: var(--color-accent); font-weight: 600; }
+.choices .meta { color: var(--body-text-color-subdued); font-size: .8rem; }
+.choices .action { float: right; font-size: .8rem; color: var(--color-accent); }
+.empty { color: var(--body-text-color-subdued); padding: .5rem; }
+"""
+
+
+def clickable_list(value: str = "", **kwargs) -> gr.HTML:
+    """A list of documents (`app.views.library_html`, `deleted_html`) whose items report a
+    click or Enter as `select` with the item's `id`. Unlike a `gr.Radio`, it has no server-side
+    list of choices to validate against, so a tab left open across a server restart works."""
+    return gr.HTML(
+        value, html_template="${value}", css_template=LIST_CSS, js_on_load=LIST_JS, **kwargs
+    )

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from app.config import Settings, describe_error, load_settings
+
+if TYPE_CHECKING:
+    import gradio as gr
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
 def serve(settings: Settings) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from app.ui import StartupError, create_app, launch_options
+    from app.ui import launch_options
 
     try:
         demo = create_app(settings)
@@ -58,6 +62,64 @@ def serve(settings: Settings) -> int:
         **launch_options(),
     )
     return 0
+
+
+class StartupError(Exception):
+    """A model or the database could not be opened; the message says what to do."""
+
+
+def create_app(settings: Settings) -> gr.Blocks:
+    """Load the codec, the LCM and the database named in `settings`, then build the page."""
+    from app.service import WriterService
+    from engine.codec import CodecError, load_codec
+    from engine.lcm import load_lcm
+    from storage import DocumentStore, StorageError
+
+    try:
+        codec = load_codec(settings.codec, device=settings.device)
+    except (CodecError, OSError, ValueError) as error:
+        raise StartupError(
+            f"could not load the codec {settings.codec!r}: {error}"
+            + _other_choice("--codec", settings.codec, "a codec checkpoint directory")
+        ) from error
+    try:
+        lcm = load_lcm(settings.lcm, device=settings.device)
+    except (OSError, ValueError) as error:  # LCMNotFoundError, LCMCheckpointError
+        raise StartupError(
+            f"could not load the LCM {settings.lcm!r}: {error}"
+            + _other_choice(
+                "--lcm", settings.lcm, "a directory with config.json and model.safetensors"
+            )
+        ) from error
+    if lcm.dim != codec.dim:
+        raise StartupError(
+            f"the LCM works on {lcm.dim}-d concepts but the codec {codec.name!r} makes "
+            f"{codec.dim}-d ones: pick an LCM trained on this codec's embeddings."
+        )
+    try:
+        store = DocumentStore(settings.db)
+    except (StorageError, OSError) as error:
+        raise StartupError(f"could not open the database {settings.db}: {error}") from error
+    except Exception as error:  # SQLAlchemy's errors: the app may not import sqlalchemy
+        raise StartupError(
+            f"could not open the database {settings.db}: {error}. Check the --db URL "
+            "(for example sqlite:///path/to/documents.sqlite3) and that its folder is writable."
+        ) from error
+    service = WriterService(codec, lcm, store)
+    try:
+        service.warm_up()
+    except CodecError as error:  # a lazily loaded codec (SONAR) fails on first use
+        raise StartupError(f"the codec {settings.codec!r} could not run: {error}") from error
+    from app.ui import create_app_from
+
+    return create_app_from(service, max_upload_mb=settings.max_upload_mb)
+
+
+def _other_choice(flag: str, chosen: str, path_hint: str) -> str:
+    """What else to pass to `flag` (the bundled demo model unless that is what failed)."""
+    if chosen == "demo":
+        return ""
+    return f". Use `{flag} demo` for the bundled model, or point `{flag}` at {path_hint}."
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,10 +8,13 @@ strings and escape or sanitise them themselves.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from html import escape
 
-from storage.types import Kind, NodeView, Origin, RevisionView, State
+from storage.types import DocumentSummary, DocumentView, Kind, NodeView, Origin, RevisionView, State
+
+NO_NODE = '<p class="hint">Select a node in the outline.</p>'
 
 KIND_LABELS = {
     Kind.SECTION: "Section",
@@ -115,9 +118,52 @@ def history_html(revisions: Iterable[RevisionView]) -> str:
     return '<ul class="history">' + "".join(items) + "</ul>"
 
 
-def node_summary(node: NodeView) -> str:
-    """One Markdown line describing the selected node; its text is not part of it."""
-    parts = [f"**{KIND_LABELS[node.kind]}** · {badge(node)} · {node.language}"]
+def node_summary(node: NodeView | None) -> str:
+    """One line of HTML describing the selected node; its text is not part of it."""
+    if node is None:
+        return NO_NODE
+    parts = [f"<strong>{KIND_LABELS[node.kind]}</strong>", badge(node), escape(node.language)]
     if node.variant_count:
         parts.append(f"{node.variant_count} variants")
-    return " · ".join(parts)
+    return "<p>" + " · ".join(parts) + "</p>"
+
+
+def document_header(doc: DocumentView | None) -> str:
+    if doc is None:
+        return ""
+    sentences = sum(1 for _ in doc.sentences())
+    return (
+        f"<p><strong>{len(doc.nodes)}</strong> nodes · <strong>{sentences}</strong> sentences"
+        f" · {escape(doc.language)} · version {doc.version}</p>"
+    )
+
+
+def library_html(documents: Iterable[DocumentSummary], open_id: int | None) -> str:
+    """The documents as a list a click opens (`app.outline.clickable_list`), escaped."""
+    rows = [
+        f'<li role="option" tabindex="0" data-id="{d.id}"'
+        f' aria-selected="{str(d.id == open_id).lower()}">{escape(d.title)}</li>'
+        for d in documents
+    ]
+    if not rows:
+        return '<p class="empty">No documents yet.</p>'
+    return '<ul class="choices" role="listbox" aria-label="Documents">' + "".join(rows) + "</ul>"
+
+
+def deleted_html(documents: Iterable[DocumentSummary]) -> str:
+    """Soft-deleted documents; a click restores one."""
+    rows = [
+        f'<li role="button" tabindex="0" data-id="{d.id}" title="Restore">'
+        f'{escape(d.title)} <span class="meta">{d.node_count} nodes</span>'
+        '<span class="action">Restore</span></li>'
+        for d in documents
+    ]
+    if not rows:
+        return '<p class="empty">Nothing deleted.</p>'
+    return '<ul class="choices" aria-label="Recently deleted">' + "".join(rows) + "</ul>"
+
+
+def markdown_text(text: str) -> str:
+    """`text` for a `gr.Markdown`: HTML escaped and Markdown punctuation backslashed, so a
+    name can be neither a tag nor a link."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~])", r"\\\1", escape(text, quote=False))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import torch
+from gradio_client.utils import strip_invalid_filename_characters
 from playwright.sync_api import expect
 
 from storage.types import Kind
@@ -32,7 +33,21 @@ def import_text(page, text: str, title: str) -> None:
     page.locator("#import-text textarea").fill(text)
     page.locator("#import-title textarea, #import-title input").first.fill(title)
     page.locator("#import-btn").click()
-    expect(page.locator("#library label", has_text=title).locator("input")).to_be_checked()
+    expect(library_item(page, title)).to_have_attribute("aria-selected", "true")
+
+
+def library_item(page, title: str):
+    return page.locator("#library li", has_text=title)
+
+
+def message(page):
+    return page.locator("#messages .message")
+
+
+def assert_nothing_covers_the_page(page) -> None:
+    """No toast, no error pill, no pending overlay anywhere: errors live in #messages."""
+    assert page.locator(".toast-body").count() == 0
+    assert page.get_by_text("Error", exact=True).count() == 0
 
 
 def test_edit_regenerate_accept_reload_undo_export(page, service, artifacts):
@@ -64,7 +79,7 @@ def test_edit_regenerate_accept_reload_undo_export(page, service, artifacts):
     expect(editor).to_have_value(variants[1].text)
 
     page.reload()
-    page.locator("#library label", has_text="Harbour day").click()
+    library_item(page, "Harbour day").click()
     expect(row(page, node_id).locator(".text")).to_have_text(variants[1].text)
     expect(row(page, node_id).locator(".badge")).to_have_text("generated")
     page.screenshot(path=artifacts / "e2e-3-after-reload.png", full_page=True)
@@ -164,3 +179,132 @@ def test_view_in_french_decodes_the_same_concepts_and_other_languages_explain_so
     expect(page.get_by_text("--codec sonar").first).to_be_visible()
     expect(sentence_rows(page)).to_have_text(SENTENCES)  # back in the document's language
     page.screenshot(path=artifacts / "view-in-russian-needs-sonar.png", full_page=True)
+
+
+def test_an_error_is_a_message_that_covers_nothing_and_keeps_the_writers_text(
+    page, browser, app_url, service, artifacts
+):
+    import_text(page, "\n\n".join(PARAGRAPHS), "Two tabs")
+    target = page.locator("#outline li.kind-sentence").nth(1)
+    target.click()
+    editor = page.locator("#node-text textarea")
+    expect(editor).to_have_value(SENTENCES[1])
+    doc_id = next(d.id for d in service.store.list_documents() if d.title == "Two tabs")
+    node = service.store.get_document(doc_id).node(int(target.get_attribute("data-id")))
+    service.edit(node.id, doc_id, "The other tab saved first.", node.version)  # another tab
+
+    editor.fill("My careful rewrite of this sentence.")
+    page.locator("#save-btn").click()
+    expect(message(page)).to_contain_text("Out of date")
+    expect(message(page)).to_contain_text("changed elsewhere")
+    expect(page.locator("#reload-btn")).to_be_visible()
+    expect(editor).to_have_value("My careful rewrite of this sentence.")
+    expect(sentence_rows(page)).to_have_text(SENTENCES)  # the page still shows what it read
+    assert_nothing_covers_the_page(page)
+    page.screenshot(path=artifacts / "error-changed-elsewhere.png", full_page=True)
+
+    page.locator("#reload-btn").click()  # the other tab's text, and mine still in the editor
+    expect(row(page, node.id).locator(".text")).to_have_text("The other tab saved first.")
+    expect(editor).to_have_value("My careful rewrite of this sentence.")
+    page.locator("#save-btn").click()
+    expect(row(page, node.id).locator(".text")).to_have_text("My careful rewrite of this sentence.")
+    expect(message(page)).to_have_count(0)
+
+    page.locator("#import-btn").click()  # nothing to import: a message, the document stays
+    expect(message(page)).to_contain_text("nothing to import")
+    expect(editor).to_have_value("My careful rewrite of this sentence.")
+    assert_nothing_covers_the_page(page)
+    library_item(page, "Two tabs").click()  # the library stays clickable: it reopens
+    expect(editor).to_have_value(SENTENCES[0])
+    page.screenshot(path=artifacts / "error-nothing-to-import.png", full_page=True)
+
+
+HOSTILE_TITLE = (
+    "<img src=x onerror=window.__pwned=3><a href='https://example.com'>Click here to verify "
+    "your account</a>"
+)
+
+
+def test_hostile_titles_and_file_names_stay_text_in_every_place_they_appear(
+    page, artifacts, tmp_path
+):
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    import_text(page, "A calm first line. A calm second line.", HOSTILE_TITLE)
+    expect(message(page)).to_have_text(f"Imported “{HOSTILE_TITLE}”: 2 sentences.")
+    expect(library_item(page, "Click here")).to_have_text(HOSTILE_TITLE)
+    page.get_by_text("Document", exact=True).click()
+    expect(page.locator("#title-box textarea, #title-box input").first).to_have_value(HOSTILE_TITLE)
+
+    name = "<img src=x onerror=window.__pwned=4>Tom &amp; [Click](https:⁄⁄example.com).md"
+    upload = tmp_path / name
+    upload.write_text("Uploaded words. More uploaded words.", encoding="utf-8")
+    page.locator("#import-file input[type=file]").set_input_files(str(upload))
+    expect(page.locator("#import-file")).to_contain_text("[Click]")  # uploaded
+    page.locator("#import-btn").click()
+    stem = strip_invalid_filename_characters(name).removesuffix(".md")  # Gradio drops <>
+    assert "onerror" in stem and "&amp;" in stem and "[Click]" in stem
+    expect(message(page)).to_have_text(f"Imported “{stem}”: 2 sentences.")
+    expect(library_item(page, "[Click]")).to_have_text(stem)
+
+    page.locator("#delete-doc-btn").click()
+    page.locator("#confirm-btn").click()
+    expect(message(page)).to_have_text(
+        f"Deleted “{stem}”. “Recently deleted” (left) brings it back."
+    )
+    page.get_by_text("Recently deleted", exact=True).click()
+    expect(page.locator("#deleted li", has_text="[Click]")).to_contain_text(stem)
+
+    places = "#library, #deleted, #messages, #outline, #doc-header, #node-info, .toast-wrap"
+    assert page.locator(f":is({places}) :is(img, a, script)").count() == 0
+    assert page.locator(".toast-body").count() == 0
+    assert page.evaluate("window.__pwned") is None and dialogs == []
+    page.screenshot(path=artifacts / "hostile-titles.png", full_page=True)
+
+
+def test_continue_after_the_last_and_a_middle_sentence(page, service, artifacts):
+    import_text(page, "Alpha begins here. Beta follows it. Gamma ends it all.", "Continue me")
+    rows = page.locator("#outline li.kind-sentence")
+    page.get_by_role("tab", name="Write").click()
+    for at, after in [(2, "Gamma ends it all."), (0, "Alpha begins here.")]:
+        count = rows.count()
+        rows.nth(at).click()
+        expect(page.locator("#node-text textarea")).to_have_value(after)
+        page.locator("#continue-btn").click()
+        expect(message(page)).to_contain_text(f"after “{after}”")
+        expect(rows).not_to_have_count(count)
+    doc = next(d for d in service.store.list_documents() if d.title == "Continue me")
+    texts = [n.text for n in service.store.get_document(doc.id).sentences()]
+    assert texts[0] == "Alpha begins here." and texts[1] != "Beta follows it."
+    assert texts.index("Gamma ends it all.") < len(texts) - 1  # something came after the end
+    page.screenshot(path=artifacts / "continue.png", full_page=True)
+
+
+def test_a_document_deleted_in_another_tab_keeps_the_text_and_can_be_restored(
+    page, service, artifacts
+):
+    import_text(page, "Kept safe here. Nothing is lost.", "Deleted elsewhere")
+    editor = page.locator("#node-text textarea")
+    expect(editor).to_have_value("Kept safe here.")
+    doc = next(d for d in service.store.list_documents() if d.title == "Deleted elsewhere")
+    service.delete_document(doc.id)  # another tab deleted it
+
+    editor.fill("Words I typed after it was deleted.")
+    page.locator("#save-btn").click()
+    expect(message(page)).to_contain_text("“Deleted elsewhere” was deleted")
+    expect(editor).to_have_value("Words I typed after it was deleted.")
+    assert_nothing_covers_the_page(page)
+    page.screenshot(path=artifacts / "stale-deleted-document.png", full_page=True)
+
+    page.reload()  # still restorable after a reload
+    page.get_by_text("Recently deleted", exact=True).click()
+    page.locator("#deleted li", has_text="Deleted elsewhere").click()
+    expect(message(page)).to_have_text("Restored “Deleted elsewhere”.")
+    expect(library_item(page, "Deleted elsewhere")).to_have_attribute("aria-selected", "true")
+    expect(sentence_rows(page)).to_have_text(["Kept safe here.", "Nothing is lost."])
+
+    page.get_by_text("Document", exact=True).click()
+    page.locator("#delete-doc-btn").click()
+    page.locator("#keep-doc-btn").click()  # Delete asks first; keeping changes nothing
+    expect(page.locator("#confirm-btn")).to_be_hidden()
+    assert doc.id in [d.id for d in service.store.list_documents()]

@@ -7,7 +7,7 @@ import gradio as gr
 import pytest
 
 from app.config import Settings
-from app.ui import StartupError, create_app
+from app.serve import StartupError, create_app
 from tests.app.tiny import build_toy_lcm
 
 

@@ -1,0 +1,44 @@
+"""The screen model: what every editor component shows for one `Workspace` (the service's
+one read after an action). Pure: no service calls, no side effects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from app import messages, views
+from app.layout import Page
+from app.service import Workspace
+
+
+def render(page: Page, ws: Workspace, note: str = "", *, keep_text: bool = False) -> dict:
+    """Every editor component for `ws`, with `note` in the message area. `keep_text`
+    leaves the editor's text alone (a reload after a refused save keeps the writer's)."""
+    doc, node = ws.document, ws.node
+    shown: dict[Any, Any] = {
+        page.library: views.library_html(ws.documents, doc.id if doc else None),
+        page.deleted: views.deleted_html(ws.deleted),
+        page.doc_id: doc.id if doc else None,
+        page.title_box: doc.title if doc else "",
+        page.doc_header: views.document_header(doc),
+        page.tree: views.outline_html(
+            doc.nodes if doc else [], node.id if node else None, ws.translations
+        ),
+        page.reading: views.reading_html(doc.nodes, ws.translations) if doc else "",
+        page.doc_version: doc.version if doc else None,
+        page.node_id: node.id if node else None,
+        page.node_version: node.version if node else None,
+        page.node_info: views.node_summary(node),
+        page.node_text: node.text if node else "",
+        page.lock_btn: "Unlock" if node and node.locked else "Lock",
+        page.undo_btn: gr.Button(interactive=bool(doc and doc.can_undo)),
+        page.redo_btn: gr.Button(interactive=bool(doc and doc.can_redo)),
+        page.history: views.history_html(ws.history) if node else "",
+        page.alternatives: gr.Radio(choices=[], value=None),
+        page.message: messages.info(note) if note else "",
+        page.reload_btn: gr.Button(visible=False),
+    }
+    if keep_text:
+        del shown[page.node_text]
+    return shown
