@@ -438,7 +438,11 @@ def wire(page: Page, writer: Handlers, demo: gr.Blocks) -> None:
         **quiet,
     )
     p.cancel_btn.click(
-        writer.cancel_expansion, None, p.message, api_name="cancel_expansion", **quiet
+        writer.cancel_expansion,
+        None,
+        [p.message, p.reload_btn],
+        api_name="cancel_expansion",
+        **quiet,
     )
 
 

@@ -308,3 +308,19 @@ def test_a_document_deleted_in_another_tab_keeps_the_text_and_can_be_restored(
     page.locator("#keep-doc-btn").click()  # Delete asks first; keeping changes nothing
     expect(page.locator("#confirm-btn")).to_be_hidden()
     assert doc.id in [d.id for d in service.store.list_documents()]
+
+
+def test_expand_whole_outline_reports_each_item_and_shows_what_the_server_holds(
+    page, service, artifacts
+):
+    import_text(page, "- Morning\n- Noon\n- Night", "Three items")
+    page.locator("#expand-all-btn").click()
+    expect(message(page)).to_contain_text("Expanded 3 outline items:")
+    doc = next(d for d in service.store.list_documents() if d.title == "Three items")
+    view = service.store.get_document(doc.id)
+    for item in view.children(None):
+        got = len(view.children(item.id))
+        expect(message(page)).to_contain_text(f"“{item.text}”: {got} of 3")
+    expect(sentence_rows(page)).to_have_text([n.text for n in view.sentences()])
+    expect(page.locator("#doc-header")).to_contain_text(f"version {view.version}")
+    page.screenshot(path=artifacts / "expand-outline-summary.png", full_page=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app import views
-from storage import Kind, NodeView, Origin, RevisionView, State
+from app import messages, views
+from storage import DocumentSummary, Kind, NodeView, Origin, RevisionView, State
 
 EVIL = '<script>alert(1)</script><img src=x onerror="alert(2)">'
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -55,3 +55,24 @@ def test_outline_rows_carry_depth_selection_and_badge():
     assert 'aria-selected="true"' in html and 'tabindex="0"' in html
     assert "badge-generated" in html
     assert "No document open" in views.outline_html([])
+
+
+def summary(id: int, title: str, deleted=False) -> DocumentSummary:
+    return DocumentSummary(
+        id=id, title=title, language="<i>eng</i>", codec_name="demo", codec_dim=16,
+        created_at=NOW, updated_at=NOW, version=1, deleted=deleted, node_count=3,
+    )  # fmt: skip
+
+
+def test_library_lists_messages_and_summaries_escape_titles_and_languages():
+    html = views.library_html([summary(1, EVIL), summary(2, "fine")], open_id=2)
+    html += views.deleted_html([summary(3, EVIL, deleted=True)])
+    html += views.node_summary(node(1, "a", language="<b>x</b>"))
+    html += messages.info(f"Imported “{EVIL}”") + messages.problem(EVIL, EVIL)
+    assert "<script>" not in html and "<img" not in html and "<b>" not in html
+    assert (
+        'data-id="2" aria-selected="true"' in html and 'data-id="1" aria-selected="false"' in html
+    )
+    assert views.markdown_text("[Click](https://x.io) <b>") == (
+        "\\[Click\\]\\(https://x\\.io\\) &lt;b&gt;"
+    )
