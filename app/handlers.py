@@ -79,7 +79,7 @@ class Handlers:
         else:
             doc = self.service.import_text(text, title, report)
         count = sum(1 for _ in doc.sentences())
-        note = f"Imported “{doc.title}”: {count} sentences."
+        note = f"Imported “{doc.title}”: {_sentences(count)}."
         page = self.page
         return {
             **self.screen(doc.id, select_first=True, note=note),
@@ -255,7 +255,7 @@ class Handlers:
             done.append(expansion)
             progress = (
                 f"Expanding the outline: {len(done)} of {total} items done; "
-                f"“{_short(expansion.node.text)}” got {len(expansion.added)} sentences."
+                f"“{_short(expansion.node.text)}” got {_sentences(len(expansion.added))}."
             )
             if stop.is_set() or len(done) == total:
                 break
@@ -273,7 +273,7 @@ def describe(expansion: Expansion) -> str:
     """What an expand or continue did, saying where and, if fewer, why."""
     where = expansion.node.text or "the paragraph"
     verb = "after" if expansion.node.kind.value == "sentence" else "under"
-    text = f"Added {len(expansion.added)} sentences {verb} “{_short(where)}”"
+    text = f"Added {_sentences(len(expansion.added))} {verb} “{_short(where)}”"
     return text + (f"; {expansion.shortfall}." if expansion.shortfall else ".")
 
 
@@ -448,6 +448,10 @@ def wire(page: Page, writer: Handlers, demo: gr.Blocks) -> None:
 
 def _int(value: float | None) -> int | None:
     return None if value is None else int(value)
+
+
+def _sentences(count: int) -> str:
+    return f"{count} sentence" + ("" if count == 1 else "s")
 
 
 def _short(text: str, limit: int = 60) -> str:
