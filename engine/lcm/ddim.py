@@ -47,11 +47,18 @@ def sampling_rows(t: torch.Tensor, num_samples: int, guided: bool) -> torch.Tens
 
 
 def timestep_grid(num_train_steps: int, steps: int, spacing: str) -> list[int]:
-    """Descending inference timesteps, as defined by Lin et al. 2023 (table 2)."""
+    """Descending inference timesteps, as defined by Lin et al. 2023 (table 2).
+
+    Trailing is round(arange(T, 0, -T / steps)) - 1, as in diffusers and the reference,
+    cut to `steps` entries: when T / steps is not exact in floating point, arange can yield
+    one entry too many, a timestep of -1 (T = 100: steps 29, 31, 58, 62 and 97; T = 1000:
+    62 values), on which the step divides by zero. The first `steps` entries are spaced
+    T / steps >= 1 apart, so the grid decreases strictly from T - 1 to round(T / steps) - 1.
+    """
     if not 1 <= steps <= num_train_steps:
         raise ValueError(f"steps must be in 1..{num_train_steps} (training steps), got {steps}")
     if spacing == "trailing":
-        grid = np.round(np.arange(num_train_steps, 0, -num_train_steps / steps)) - 1
+        grid = np.round(np.arange(num_train_steps, 0, -num_train_steps / steps))[:steps] - 1
     elif spacing == "leading":
         grid = np.arange(steps)[::-1] * (num_train_steps // steps)
     elif spacing == "linspace":

@@ -126,6 +126,15 @@ def test_guidance_scale_one_is_plain_conditional_ddim(model_type):
     assert not torch.allclose(guided, got)
 
 
+@pytest.mark.parametrize("model_type", DIFFUSION_TYPES)
+def test_steps_counts_whose_float_grid_overshoots_sample_finite_values(model_type):
+    """steps=29 and 97 with T = 100 used to end on timestep -1 and return NaN."""
+    model = toy_model(model_type)
+    for steps in (29, 97):
+        out = model.sample_next(torch.randn(3, model.dim), num_samples=2, steps=steps)
+        assert torch.isfinite(out).all(), steps
+
+
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_save_load_gives_identical_outputs(tmp_path, model_type):
     model = toy_model(model_type, seed=3)
