@@ -158,8 +158,8 @@ def test_ddim_step_matches_diffusers_when_steps_divide_T(prediction, spacing, et
         output = torch.randn(3, 8, generator=gen)
         noise = torch.randn(3, 8, generator=gen)
         expected = theirs.step(output, t, x_t, eta=eta, variance_noise=noise).prev_sample
-        x0 = ours.to_x0(output, x_t, t)
-        got = ddim.ddim_step(ours, x0, x_t, t, max(t_prev, -1), eta, noise if eta else None)
+        x0, eps = ours.to_x0(output, x_t, t), ours.to_eps(output, x_t, t)
+        got = ddim.ddim_step(ours, x0, eps, t, max(t_prev, -1), eta, noise if eta else None)
         assert i + 1 == len(grid) or grid[i + 1] == t_prev
         torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
 
