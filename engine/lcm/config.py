@@ -100,7 +100,9 @@ class LCMConfig:
     ffn_multiple_of: int = 256  # SwiGLU width = 2/3 * 4 * d_model rounded up to this
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
-    dropout: float = 0.0
+    dropout: float = 0.0  # on attention and feed-forward outputs, before the residual sum
+    attention_dropout: float = 0.0  # on attention weights
+    bias: bool = False  # additive biases in the attention and feed-forward projections
     normalizer: str = "robust"  # robust (median, IQR/1.349) | standard (mean, std)
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
@@ -159,22 +161,35 @@ def _demo(dim: int = 512) -> LCMConfig:
     )  # fmt: skip
 
 
+# The paper-scale presets follow the reference's architectures
+# (facebookresearch/large_concept_model, lcm/models/two_tower_diffusion_lcm/archs.py lines
+# 27-112 and lcm/models/base_lcm/archs.py lines 23-49): dropout_p=0.1 on sub-layer outputs,
+# attention_dropout_p=0.0, and biases: mha_output_proj_bias=True (e.g. archs.py line 44),
+# query/key/value projections with bias (lcm/nn/transformer/attention.py line 96, default
+# True) and SwiGLU with bias=True (lcm/nn/transformer/factory.py line 280). The toy and
+# demo presets keep neither: they train for minutes, where dropout only slows learning.
+PAPER_LAYERS = {"dropout": 0.1, "attention_dropout": 0.0, "bias": True}
+
+
 def _two_tower_1_6b(dim: int = 1024) -> LCMConfig:
     return LCMConfig(
-        model_type="two_tower", dim=dim, d_model=2048, n_heads=16, n_layers=5, n_denoiser_layers=13
-    )
+        model_type="two_tower", dim=dim, d_model=2048, n_heads=16, n_layers=5, n_denoiser_layers=13,
+        **PAPER_LAYERS,
+    )  # fmt: skip
 
 
 def _two_tower_7b(dim: int = 1024) -> LCMConfig:
     return LCMConfig(
-        model_type="two_tower", dim=dim, d_model=4096, n_heads=32, n_layers=5, n_denoiser_layers=14
-    )
+        model_type="two_tower", dim=dim, d_model=4096, n_heads=32, n_layers=5, n_denoiser_layers=14,
+        **PAPER_LAYERS,
+    )  # fmt: skip
 
 
 def _base_1_6b(dim: int = 1024) -> LCMConfig:
     return LCMConfig(
-        model_type="base_lcm", dim=dim, d_model=2048, n_heads=16, n_layers=32, n_denoiser_layers=0
-    )
+        model_type="base_lcm", dim=dim, d_model=2048, n_heads=16, n_layers=32, n_denoiser_layers=0,
+        **PAPER_LAYERS,
+    )  # fmt: skip
 
 
 PRESETS = {
