@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,10 +46,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None)
 
 
+def usable_documents(data: str | Path, split: str, max_docs: int) -> list[dict]:
+    """Up to max_docs documents of `split` with two or more concepts (a context and a next
+    concept to predict); at least two are needed (contrastive accuracy compares them)."""
+    docs = [d for d in read_documents(data, split, max_docs) if len(d["embeddings"]) >= 2]
+    if len(docs) < 2:
+        raise ValueError(
+            f"split {split!r} of {data} has {len(docs)} usable document(s); "
+            "evaluation needs at least 2 with 2 or more concepts"
+        )
+    return docs
+
+
 def next_concept_metrics(
-    model, codec, docs, lm: LogProbModel, lang: str, seed: int, positions: int = 4
+    model,
+    codec,
+    docs,
+    lm: LogProbModel,
+    lang: str,
+    seed: int,
+    positions: int = 4,
+    sampler: Mapping[str, Any] | None = None,
 ) -> dict:
-    """Paper section 2.4 metrics at up to `positions` random positions (>= 1) per document."""
+    """Paper section 2.4 metrics at up to `positions` random positions (>= 1) per document.
+    The positions and each prediction's noise depend only on `seed`; `sampler` overrides
+    the model's sampler options (e.g. {"guidance_space": "x0"})."""
     rng = np.random.default_rng(seed)
     contexts, targets, context_texts = [], [], []
     for doc in docs:
@@ -56,9 +79,12 @@ def next_concept_metrics(
             contexts.append(torch.from_numpy(doc["embeddings"][:position]))
             targets.append(torch.from_numpy(doc["embeddings"][position]))
             context_texts.append(" ".join(doc["sentences"][:position]))
+    options = dict(sampler or {})
     predicted = torch.stack(
         [
-            model.sample_next(c.to(model.device), num_samples=1, seed=seed + i)[0].float().cpu()
+            model.sample_next(c.to(model.device), num_samples=1, seed=seed + i, **options)[0]
+            .float()
+            .cpu()
             for i, c in enumerate(tqdm(contexts, desc="predict", leave=False))
         ]
     )
@@ -140,13 +166,7 @@ def markdown_table(results: dict) -> str:
 
 def evaluate(args: argparse.Namespace, model=None, codec=None) -> dict:
     """Run every metric; `model` / `codec` may be passed in, else loaded from args."""
-    docs = read_documents(args.data, args.split, args.max_docs)
-    docs = [d for d in docs if len(d["embeddings"]) >= 2]
-    if len(docs) < 2:
-        raise ValueError(
-            f"split {args.split!r} of {args.data} has {len(docs)} usable document(s); "
-            "evaluation needs at least 2 with 2 or more concepts"
-        )
+    docs = usable_documents(args.data, args.split, args.max_docs)
     if model is None:
         from engine.lcm import load_lcm
 
