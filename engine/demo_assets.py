@@ -218,6 +218,21 @@ def eval_lcm(work: Path, model: Path, codec_dir: Path, name: str) -> dict:
     return json.loads((out / "eval.json").read_text())
 
 
+def sampler_comparison(work: Path, model: Path, codec_dir: Path) -> list[dict]:
+    """The bundled LCM's next-concept metrics under the sampler variants of
+    engine.eval.sampler_comparison (guidance in noise or x0 space, epsilon scaling), at
+    the held-out positions `lcm-writer eval` uses; cached."""
+    from engine.codec import load_codec
+    from engine.eval.sampler_comparison import compare_samplers
+
+    out = work / "eval" / "sampler_comparison.json"
+    if not out.exists():
+        codec = load_codec(codec_dir, device="cpu")
+        rows = compare_samplers(model, work / "shards", codec, EVAL_POSITIONS, device="cpu")
+        out.write_text(json.dumps(rows, indent=2) + "\n")
+    return json.loads(out.read_text())
+
+
 def _table(rows: list[dict], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
@@ -286,9 +301,13 @@ def lcm_status(results: dict) -> str:
     return f"{listed}. {verdict}"
 
 
-def write_lcm_card(path: Path, results: dict, codec: dict, work: Path) -> None:
+def write_lcm_card(
+    path: Path, results: dict, codec: dict, work: Path, samplers: list[dict]
+) -> None:
     """`results`: model type -> `lcm-writer eval` output, plus "baselines"; `codec`: the
-    codec report."""
+    codec report; `samplers`: the bundled LCM's sampler comparison."""
+    from engine.eval.sampler_comparison import markdown_table
+
     columns = ["l2", "round_trip_l2", "contrastive_accuracy", "paraphrasing"]
     rows = [
         {"model": name, **{c: r["next_concept"].get(c, "-") for c in columns}}
@@ -318,6 +337,7 @@ def write_lcm_card(path: Path, results: dict, codec: dict, work: Path) -> None:
             positions=EVAL_POSITIONS,
             table=_table(rows, ["model", *columns]),
             sections="\n".join(details),
+            samplers=markdown_table(samplers),
         )
     )
 
@@ -375,7 +395,10 @@ def run(args: argparse.Namespace) -> int:
     results = {t: eval_lcm(work, final, codec_dir, t) for t, final in finals.items()}
     results["baselines"] = baseline_metrics(work)
     (work / "eval" / "lcms.json").write_text(json.dumps(results, indent=2) + "\n")
-    write_lcm_card(assets / "lcm" / "README.md", results, codec, work)
+    samplers = (
+        sampler_comparison(work, finals[BUNDLED_LCM], codec_dir) if BUNDLED_LCM in finals else []
+    )
+    write_lcm_card(assets / "lcm" / "README.md", results, codec, work, samplers)
     return 0
 
 
@@ -472,6 +495,14 @@ of the other true next concepts that lie farther from the prediction than the ri
 paraphrasing: highest cosine to a context concept), against two trivial predictors:
 
 {table}
+
+## Sampler variants (bundled Two-Tower, same held-out positions and noise)
+Classifier-free guidance and its rescale applied to the noise estimate with no guidance
+at the first step (the reference implementation's way, the default), or to the
+clean-sample estimate (this project's earlier way), and epsilon scaling (the predicted
+noise divided by a factor just above 1). `engine/eval/sampler_comparison.py`:
+
+{samplers}
 
 {sections}
 
