@@ -28,7 +28,7 @@ import torch
 from engine.codec import default_device_dtype, demo_eval, demo_train
 from engine.codec.demo import DemoCodecConfig
 from engine.data import corpus
-from engine.paths import ASSETS, RECIPES, REPO
+from engine.paths import ASSETS, RECIPES, REPO, WORD_LIST
 
 LCM_TYPES = ("two_tower", "base_lcm", "one_tower")
 BUNDLED_LCM = "two_tower"
@@ -214,7 +214,8 @@ def eval_lcm(work: Path, model: Path, codec_dir: Path, name: str) -> dict:
     if not (out / "eval.json").exists():
         _run_cli(eval_cli, ["--model", str(model), "--data", str(work / "shards"), "--split",
                             "valid", "--codec", str(codec_dir), "--out", str(out),
-                            "--positions", str(EVAL_POSITIONS)])  # fmt: skip
+                            "--positions", str(EVAL_POSITIONS),
+                            "--writer-words", str(WORD_LIST)])  # fmt: skip
     return json.loads((out / "eval.json").read_text())
 
 
@@ -307,6 +308,7 @@ def write_lcm_card(
     """`results`: model type -> `lcm-writer eval` output, plus "baselines"; `codec`: the
     codec report; `samplers`: the bundled LCM's sampler comparison."""
     from engine.eval.sampler_comparison import markdown_table
+    from engine.eval.writer_metrics import examples_markdown
 
     columns = ["l2", "round_trip_l2", "contrastive_accuracy", "paraphrasing"]
     rows = [
@@ -317,6 +319,12 @@ def write_lcm_card(
     rows += [
         {"model": name, **r} | {"round_trip_l2": "-"} for name, r in results["baselines"].items()
     ]
+    writer_columns = ["regen_word_rate", "round_trip_word_rate", "regen_distinct",
+                      "regen_cosine_true", "regen_cosine_neighbours", "continuation_rep_4",
+                      "held_out_rep_4"]  # fmt: skip
+    writer_rows = [{"model": name, **{c: r["writer"][c] for c in writer_columns}}
+                   for name, r in results.items() if "writer" in r]  # fmt: skip
+    bundled = results.get(BUNDLED_LCM, {})
     details = []
     for name, r in results.items():
         if name == "baselines":
@@ -338,6 +346,8 @@ def write_lcm_card(
             table=_table(rows, ["model", *columns]),
             sections="\n".join(details),
             samplers=markdown_table(samplers),
+            writer=_table(writer_rows, ["model", *writer_columns]),
+            writer_examples=examples_markdown(bundled.get("writer_examples", [])),
         )
     )
 
@@ -495,6 +505,20 @@ of the other true next concepts that lie farther from the prediction than the ri
 paraphrasing: highest cosine to a context concept), against two trivial predictors:
 
 {table}
+
+## What a writer gets (held-out documents, decoded)
+At the same positions: K=4 regenerations of a sentence from the concepts before it and
+5-sentence continuations, decoded by the demo codec (`engine/eval/writer_metrics.py`).
+Word rate: share of decoded words found in Debian's `wamerican` list (the codec's own
+round trip of the true sentences is the reference); distinct: share of the 4
+alternatives that differ; cosines of the sampled concepts to the true sentence's and to
+its neighbours'; REP-4 of the continuations against the held-out text's own next
+sentences.
+
+{writer}
+
+Examples of the bundled Two-Tower:
+{writer_examples}
 
 ## Sampler variants (bundled Two-Tower, same held-out positions and noise)
 Classifier-free guidance and its rescale applied to the noise estimate with no guidance
