@@ -6,8 +6,8 @@ segmenter chosen per language on boundary F1 over tests/data/segmentation
 (benchmarks/segmentation.py, BENCHMARKS.md): sentencex for English and French, blingfire
 for Spanish, Russian, Chinese and Japanese, spaCy's sentencizer for German and for every
 language without a measured choice, always corrected by `engine.sentence_rules`. pysbd,
-a little more accurate on English and German, is 5x slower than spaCy and would slow
-the app's import by about a fifth. Whether SaT is available is decided once, from the
+a little more accurate on English and German, is several times slower than spaCy and
+would slow the app's import by about a fifth. Whether SaT is available is decided once, from the
 cache alone: nothing here waits on a network. Then the paper's *capping*: a sentence
 longer than `max_chars` is re-split at the best boundary it has (punctuation, then
 whitespace, then between CJK characters), because SONAR round-trips long sentences badly.
@@ -47,7 +47,7 @@ RULE_BACKENDS = {
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]|$)")
 # Scripts whose languages all segment like Chinese or Japanese (Cantonese is yue_Hant).
-_SCRIPT_TO_SPACY = {"Hans": "zh", "Hant": "zh", "Jpan": "ja"}
+_SCRIPT_TO_ISO = {"Hans": "zh", "Hant": "zh", "Jpan": "ja"}
 
 
 class SegmentationError(ValueError):
@@ -193,7 +193,7 @@ def _iso_code(text: str, lang: str | None) -> str:
 
     sonar = to_sonar(lang) if lang else detect_language(text[:2000])
     script = sonar.split("_")[1]
-    return _SCRIPT_TO_SPACY.get(script) or languages()[sonar].iso639_1 or "xx"
+    return _SCRIPT_TO_ISO.get(script) or languages()[sonar].iso639_1 or "xx"
 
 
 @cache

@@ -104,7 +104,8 @@ def _continues_list(text: str, start: int, at: int, label: str) -> bool:
 
 
 def _keep(text: str, start: int, b: int, end: int, iso: str) -> bool:
-    """Whether the boundary at b ends the sentence text[start:b] (stripped)."""
+    """Whether the boundary at b ends the sentence text[start:b] (stripped); a list
+    marker after it opens an item if the previous label is in that sentence."""
     prev, nxt = text[start:b].strip(), text[b:end].lstrip()
     if not prev or not nxt or _LIST_MARKER.fullmatch(prev):
         return False
@@ -114,7 +115,7 @@ def _keep(text: str, start: int, b: int, end: int, iso: str) -> bool:
     if nxt[0] in _NOT_A_START:
         return False
     if iso in ("zh", "ja"):
-        return _keep_cjk(text, start, prev, nxt, iso)
+        return _keep_cjk(prev, nxt, iso)
     if nxt.lstrip(_DASHES)[:1].islower():
         return False
     if re.search(r"[^\W\d_]\.$", prev) and nxt[0].isdigit():
@@ -123,7 +124,7 @@ def _keep(text: str, start: int, b: int, end: int, iso: str) -> bool:
     return not (initial and nxt[0].isupper())
 
 
-def _keep_cjk(text: str, start: int, prev: str, nxt: str, iso: str) -> bool:
+def _keep_cjk(prev: str, nxt: str, iso: str) -> bool:
     depth = 0
     for ch in prev:
         depth = depth + 1 if ch in _CJK_OPEN else max(depth - (ch in _CJK_CLOSE), 0)
@@ -133,5 +134,6 @@ def _keep_cjk(text: str, start: int, prev: str, nxt: str, iso: str) -> bool:
         return not (prev[-1] in "」』！？!?" and nxt.startswith(("と", "って")))
     if prev[-1] == "”":
         opened = prev.rfind("“")
-        return prev[opened - 1 : opened] in (":", "：") or not _ZH_ATTRIBUTION.match(nxt)
+        introduced = opened > 0 and prev[opened - 1] in ":："
+        return introduced or not _ZH_ATTRIBUTION.match(nxt)
     return True
