@@ -228,10 +228,26 @@ def sampler_comparison(work: Path, model: Path, codec_dir: Path) -> list[dict]:
 
     out = work / "eval" / "sampler_comparison.json"
     if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
         codec = load_codec(codec_dir, device="cpu")
         rows = compare_samplers(model, work / "shards", codec, EVAL_POSITIONS, device="cpu")
         out.write_text(json.dumps(rows, indent=2) + "\n")
     return json.loads(out.read_text())
+
+
+SAMPLER_SECTION = "## Sampler variants"
+
+
+def set_sampler_section(card: Path, rows: list[dict], data: str) -> None:
+    """Write (or rewrite) the sampler-comparison section of an LCM card that was
+    generated before the comparison existed; `data` says what it was measured on."""
+    from engine.eval.sampler_comparison import markdown_table
+
+    text = card.read_text()
+    head, _, tail = text.partition(SAMPLER_SECTION)
+    rest = tail[tail.find("\n## ") :] if "\n## " in tail else ""
+    section = SAMPLER_INTRO.format(data=data, samplers=markdown_table(rows))
+    card.write_text(head.rstrip() + "\n\n" + section + rest)
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:
@@ -346,7 +362,9 @@ def write_lcm_card(
             positions=EVAL_POSITIONS,
             table=_table(rows, ["model", *columns]),
             sections="\n".join(details),
-            samplers=markdown_table(samplers),
+            samplers=SAMPLER_INTRO.format(
+                data="the held-out documents above", samplers=markdown_table(samplers)
+            ),
             writer=_table(writer_rows, ["model", *writer_columns]),
             writer_examples=examples_markdown(bundled.get("writer_examples", [])),
         )
@@ -412,6 +430,19 @@ def run(args: argparse.Namespace) -> int:
     write_lcm_card(assets / "lcm" / "README.md", results, codec, work, samplers)
     return 0
 
+
+SAMPLER_INTRO = (
+    SAMPLER_SECTION
+    + """ (bundled Two-Tower, same positions and starting noise)
+Classifier-free guidance and its rescale applied to the noise estimate with no guidance
+at the first step (the reference implementation's way, the default), or to the
+clean-sample estimate (this project's earlier way), and epsilon scaling (the predicted
+noise divided by a factor just above 1), measured on {data}
+(`engine/eval/sampler_comparison.py`, next-concept metrics of the paper's section 2.4):
+
+{samplers}
+"""
+)
 
 CODEC_CARD = """# Demo concept codec (English, French, German, Spanish)
 
@@ -520,12 +551,6 @@ sentences.
 
 Examples of the bundled Two-Tower:
 {writer_examples}
-
-## Sampler variants (bundled Two-Tower, same held-out positions and noise)
-Classifier-free guidance and its rescale applied to the noise estimate with no guidance
-at the first step (the reference implementation's way, the default), or to the
-clean-sample estimate (this project's earlier way), and epsilon scaling (the predicted
-noise divided by a factor just above 1). `engine/eval/sampler_comparison.py`:
 
 {samplers}
 
