@@ -11,7 +11,8 @@ systematic mistakes that one convention settles; `refine` applies these, and not
   capital letter with a period before a capitalised word is an initial ("J. R. R. Tolkien").
 - A list marker (1. 2. a. b) belongs to the item it opens, and starts a sentence after a
   sentence end when it continues a list: it is the first label, or its predecessor appears
-  earlier in the paragraph (so "see Tab. 2. Next" is not a list).
+  earlier in the paragraph (so "see Tab. 2. Next" is not a list); a letter label after an
+  initial is another initial ("S. A. Okafor", "С. А. Окафор").
 - Chinese and Japanese: no boundary inside 「」『』“”（）, and a quotation followed by its
   attribution stays one sentence: Japanese 「…？」と彼は聞いた; Chinese “…？”他问道 (a speech
   verb before the next comma or stop), unless a colon introduced the quotation (他说：“…”).
@@ -109,7 +110,10 @@ def _keep(text: str, start: int, b: int, end: int, iso: str) -> bool:
     prev, nxt = text[start:b].strip(), text[b:end].lstrip()
     if not prev or not nxt or _LIST_MARKER.fullmatch(prev):
         return False
+    initial = re.search(r"(?<![^\s.])[^\W\d_]\.$", prev) and prev[-2].isupper()
     item = _LIST_ITEM.match(nxt)
+    if item and item[3] and initial:  # "S. A. Okafor": initials, not a list item "a."
+        return False
     if item and _continues_list(text, start, b, item[1] or item[2] or item[3]):
         return prev[-1] in _TERMINAL or _quote_side(prev, len(prev) - 1) == "close"
     if nxt[0] in _NOT_A_START:
@@ -120,7 +124,6 @@ def _keep(text: str, start: int, b: int, end: int, iso: str) -> bool:
         return False
     if re.search(r"[^\W\d_]\.$", prev) and nxt[0].isdigit():
         return False
-    initial = re.search(r"(?<![^\s.])[^\W\d_]\.$", prev) and prev[-2].isupper()
     return not (initial and nxt[0].isupper())
 
 

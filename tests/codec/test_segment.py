@@ -71,6 +71,8 @@ HARD_CASES = [
     ("ru", ["Главное, т. е. самое важное, сказано здесь.", "Он пришёл в 10 ч. утра."]),
     ("en", ["The recipe is simple.", "1. Heat the oven.", "2. Mix the flour.", "3. Bake it."]),
     ("en", ["Call J. R. R. Tolkien at 10 a.m. tomorrow.", "He will answer."]),
+    ("en", ["The chair is Dr. S. A. Okafor.", "A. B. Jones is her deputy.", "Both agree."]),
+    ("ru", ["Директор — С. А. Окафор.", "Она пришла в 2016 г."]),
 ]
 
 
