@@ -30,10 +30,11 @@ venv: system-deps
 	@command -v uv >/dev/null || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	@uv sync --frozen --extra dev --quiet
 
-# fairseq2n loads libsndfile at import time.
+# fairseq2n loads libsndfile at import time; wamerican is the word list of the writer eval
+# (/usr/share/dict/american-english, `lcm-writer eval --writer-words`).
 system-deps:
-	@dpkg -s libsndfile1 >/dev/null 2>&1 || \
-	  ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libsndfile1 >/dev/null)
+	@dpkg -s libsndfile1 wamerican >/dev/null 2>&1 || \
+	  ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libsndfile1 wamerican >/dev/null)
 
 # Debian's Chromium drives the browser tests (Playwright's own download is not used).
 browser-deps:

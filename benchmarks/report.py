@@ -79,6 +79,31 @@ def rate_table(data: dict, label: str, keys: list[str]) -> str:
     return _table(header, rows)
 
 
+def segmentation_table(data: dict) -> str:
+    """Boundary F1 per backend (rows) and language (columns), then characters/s."""
+    results = [r for r in data["results"] if r["name"] == "segment"]
+    languages = list(dict.fromkeys(r["params"]["lang"] for r in results))
+    names = list(dict.fromkeys(r["params"]["backend"] for r in results))
+    cell = {(r["params"]["backend"], r["params"]["lang"]): r for r in results}
+
+    def rows(render) -> list[list[str]]:
+        out = []
+        for name in names:
+            cells = [
+                render(cell[name, lang]) if (name, lang) in cell else "-" for lang in languages
+            ]
+            out.append([f"**{name}**" if name == "app" else name, *cells])
+        return out
+
+    counts = ", ".join(f"{lang} {n}" for lang, n in data.get("sentences", {}).items())
+    f1 = _table(["backend", *languages], rows(lambda r: f"{r['params']['f1']:.3f}"))
+    speed = _table(["backend", *languages], rows(lambda r: f"{r['items_per_s'] / 1e3:,.0f}"))
+    return (
+        f"Boundary F1 (labelled sentences: {counts}):\n\n{f1}\n\n"
+        f"Thousands of characters per second (median):\n\n{speed}"
+    )
+
+
 TABLES = {  # suite -> (title, renderer)
     "lcm": ("LCM: next-concept latency (demo size, random weights)", lcm_table),
     "codec": (
@@ -89,6 +114,7 @@ TABLES = {  # suite -> (title, renderer)
         "Training throughput",
         lambda d: rate_table(d, "concepts/s", ["recipe", "batch_concepts", "max_len"]),
     ),
+    "segmentation": ("Sentence segmentation without SaT (rule-based backends)", segmentation_table),
     "app": (
         "App level (WriterService, SQLite, demo models)",
         lambda d: rate_table(d, "items/s", ["k", "context", "concepts", "nodes"]),

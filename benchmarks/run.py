@@ -1,7 +1,7 @@
 """`lcm-writer bench`: run benchmark suites; each writes benchmarks/results/<suite>.json.
 
     lcm-writer bench                 # every suite
-    lcm-writer bench lcm codec       # some
+    lcm-writer bench lcm codec       # some (flops, lcm, codec, train, segmentation, app)
     lcm-writer bench --quick lcm     # smallest cases, one repeat: checks that a suite runs
     lcm-writer bench --report        # Markdown tables of the saved results
 
@@ -28,6 +28,7 @@ SUITES = {
     "lcm": ("benchmarks.lcm_speed", "next-concept latency: steps, guidance, samples, context"),
     "codec": ("benchmarks.codec_speed", "encode/decode sentences/s: demo codec, tiny SONAR"),
     "train": ("benchmarks.train_speed", "training concepts/s: toy and demo presets"),
+    "segmentation": ("benchmarks.segmentation", "sentence boundary F1 and chars/s per language"),
     "app": ("benchmarks.app_speed", "regenerate, decode a document, open 10,000 nodes"),
 }
 

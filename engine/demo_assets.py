@@ -28,7 +28,7 @@ import torch
 from engine.codec import default_device_dtype, demo_eval, demo_train
 from engine.codec.demo import DemoCodecConfig
 from engine.data import corpus
-from engine.paths import ASSETS, RECIPES, REPO
+from engine.paths import ASSETS, RECIPES, REPO, WORD_LIST
 
 LCM_TYPES = ("two_tower", "base_lcm", "one_tower")
 BUNDLED_LCM = "two_tower"
@@ -214,8 +214,40 @@ def eval_lcm(work: Path, model: Path, codec_dir: Path, name: str) -> dict:
     if not (out / "eval.json").exists():
         _run_cli(eval_cli, ["--model", str(model), "--data", str(work / "shards"), "--split",
                             "valid", "--codec", str(codec_dir), "--out", str(out),
-                            "--positions", str(EVAL_POSITIONS)])  # fmt: skip
+                            "--positions", str(EVAL_POSITIONS),
+                            "--writer-words", str(WORD_LIST)])  # fmt: skip
     return json.loads((out / "eval.json").read_text())
+
+
+def sampler_comparison(work: Path, model: Path, codec_dir: Path) -> list[dict]:
+    """The bundled LCM's next-concept metrics under the sampler variants of
+    engine.eval.sampler_comparison (guidance in noise or x0 space, epsilon scaling), at
+    the held-out positions `lcm-writer eval` uses; cached."""
+    from engine.codec import load_codec
+    from engine.eval.sampler_comparison import compare_samplers
+
+    out = work / "eval" / "sampler_comparison.json"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        codec = load_codec(codec_dir, device="cpu")
+        rows = compare_samplers(model, work / "shards", codec, EVAL_POSITIONS, device="cpu")
+        out.write_text(json.dumps(rows, indent=2) + "\n")
+    return json.loads(out.read_text())
+
+
+SAMPLER_SECTION = "## Sampler variants"
+
+
+def set_sampler_section(card: Path, rows: list[dict], data: str) -> None:
+    """Write (or rewrite) the sampler-comparison section of an LCM card that was
+    generated before the comparison existed; `data` says what it was measured on."""
+    from engine.eval.sampler_comparison import markdown_table
+
+    text = card.read_text()
+    head, _, tail = text.partition(SAMPLER_SECTION)
+    rest = tail[tail.find("\n## ") :] if "\n## " in tail else ""
+    section = SAMPLER_INTRO.format(data=data, samplers=markdown_table(rows))
+    card.write_text(head.rstrip() + "\n\n" + section + rest)
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:
@@ -286,9 +318,14 @@ def lcm_status(results: dict) -> str:
     return f"{listed}. {verdict}"
 
 
-def write_lcm_card(path: Path, results: dict, codec: dict, work: Path) -> None:
+def write_lcm_card(
+    path: Path, results: dict, codec: dict, work: Path, samplers: list[dict]
+) -> None:
     """`results`: model type -> `lcm-writer eval` output, plus "baselines"; `codec`: the
-    codec report."""
+    codec report; `samplers`: the bundled LCM's sampler comparison."""
+    from engine.eval.sampler_comparison import markdown_table
+    from engine.eval.writer_metrics import examples_markdown
+
     columns = ["l2", "round_trip_l2", "contrastive_accuracy", "paraphrasing"]
     rows = [
         {"model": name, **{c: r["next_concept"].get(c, "-") for c in columns}}
@@ -298,6 +335,12 @@ def write_lcm_card(path: Path, results: dict, codec: dict, work: Path) -> None:
     rows += [
         {"model": name, **r} | {"round_trip_l2": "-"} for name, r in results["baselines"].items()
     ]
+    writer_columns = ["regen_word_rate", "round_trip_word_rate", "regen_distinct",
+                      "regen_cosine_true", "regen_cosine_neighbours", "continuation_rep_4",
+                      "held_out_rep_4"]  # fmt: skip
+    writer_rows = [{"model": name, **{c: r["writer"][c] for c in writer_columns}}
+                   for name, r in results.items() if "writer" in r]  # fmt: skip
+    bundled = results.get(BUNDLED_LCM, {})
     details = []
     for name, r in results.items():
         if name == "baselines":
@@ -305,9 +348,10 @@ def write_lcm_card(path: Path, results: dict, codec: dict, work: Path) -> None:
         summary_path = work / f"lcm_{name}" / "summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
         summary = {k: v for k, v in summary.items() if k not in ("ranks", "model")}
+        figures = {k: v for k, v in r.items() if k != "writer_examples"}
         details.append(
             f"### {name}\n\nTraining: `{json.dumps(summary)}`\n\n"
-            f"All held-out metrics:\n\n```json\n{json.dumps(r, indent=2)}\n```\n"
+            f"All held-out metrics:\n\n```json\n{json.dumps(figures, indent=2)}\n```\n"
         )
     path.write_text(
         LCM_CARD.format(
@@ -318,6 +362,11 @@ def write_lcm_card(path: Path, results: dict, codec: dict, work: Path) -> None:
             positions=EVAL_POSITIONS,
             table=_table(rows, ["model", *columns]),
             sections="\n".join(details),
+            samplers=SAMPLER_INTRO.format(
+                data="the held-out documents above", samplers=markdown_table(samplers)
+            ),
+            writer=_table(writer_rows, ["model", *writer_columns]),
+            writer_examples=examples_markdown(bundled.get("writer_examples", [])),
         )
     )
 
@@ -375,9 +424,25 @@ def run(args: argparse.Namespace) -> int:
     results = {t: eval_lcm(work, final, codec_dir, t) for t, final in finals.items()}
     results["baselines"] = baseline_metrics(work)
     (work / "eval" / "lcms.json").write_text(json.dumps(results, indent=2) + "\n")
-    write_lcm_card(assets / "lcm" / "README.md", results, codec, work)
+    samplers = (
+        sampler_comparison(work, finals[BUNDLED_LCM], codec_dir) if BUNDLED_LCM in finals else []
+    )
+    write_lcm_card(assets / "lcm" / "README.md", results, codec, work, samplers)
     return 0
 
+
+SAMPLER_INTRO = (
+    SAMPLER_SECTION
+    + """ (bundled Two-Tower, same positions and starting noise)
+Classifier-free guidance and its rescale applied to the noise estimate with no guidance
+at the first step (the reference implementation's way, the default), or to the
+clean-sample estimate (this project's earlier way), and epsilon scaling (the predicted
+noise divided by a factor just above 1), measured on {data}
+(`engine/eval/sampler_comparison.py`, next-concept metrics of the paper's section 2.4):
+
+{samplers}
+"""
+)
 
 CODEC_CARD = """# Demo concept codec (English, French, German, Spanish)
 
@@ -473,10 +538,27 @@ paraphrasing: highest cosine to a context concept), against two trivial predicto
 
 {table}
 
+## What a writer gets (held-out documents, decoded)
+At the same positions: K=4 regenerations of a sentence from the concepts before it and
+5-sentence continuations, decoded by the demo codec (`engine/eval/writer_metrics.py`).
+Word rate: share of decoded words found in Debian's `wamerican` list (the codec's own
+round trip of the true sentences is the reference); distinct: share of the 4
+alternatives that differ; cosines of the sampled concepts to the true sentence's and to
+its neighbours'; REP-4 of the continuations against the held-out text's own next
+sentences.
+
+{writer}
+
+Examples of the bundled Two-Tower:
+{writer_examples}
+
+{samplers}
+
 {sections}
 
 ## Limits
-- Tiny by LCM standards and trained for minutes on a CPU on ~600 documents of
-  technical prose: continuations are topical at best, often generic or repetitive.
+- Tiny by LCM standards and trained for minutes on a CPU, on about 4,500 English
+  documents (software manuals and the World English Bible): continuations are topical
+  at best, often generic or repetitive, and read only as well as the codec decodes.
 - Only meaningful with the demo codec; with SONAR, train your own LCM.
 """

@@ -10,3 +10,4 @@ LANGUAGES_TSV = ASSETS / "languages.tsv"
 EVERYDAY_EN = ASSETS / "eval" / "everyday_en.txt"  # original prose, never trained on
 EVERYDAY_PARALLEL = ASSETS / "eval" / "everyday_parallel.tsv"
 RECIPES = REPO / "recipes"
+WORD_LIST = Path("/usr/share/dict/american-english")  # Debian's wamerican (make system-deps)

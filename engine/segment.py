@@ -1,12 +1,16 @@
 """Text -> paragraphs -> sentences, capped in length: the first step of the LCM pipeline.
 
 Sentence boundaries come from SaT ("Segment any Text", wtpsplit) when its model is in
-the local Hugging Face cache, else from spaCy's rule-based sentencizer for the language
-(Japanese, whose spaCy tokenizer needs SudachiPy, gets a punctuation rule instead).
-Whether SaT is available is decided once, from the cache alone: nothing here waits on
-a network. Then the paper's *capping*: a sentence longer than `max_chars` is re-split
-at the best boundary it has (punctuation, then whitespace, then between CJK
-characters), because SONAR round-trips long sentences badly.
+the local Hugging Face cache. Otherwise (every fresh, offline install) from a rule-based
+segmenter chosen per language on boundary F1 over tests/data/segmentation
+(benchmarks/segmentation.py, BENCHMARKS.md): sentencex for English and French, blingfire
+for Spanish, Russian, Chinese and Japanese, spaCy's sentencizer for German and for every
+language without a measured choice, always corrected by `engine.sentence_rules`. pysbd,
+a little more accurate on English and German, is several times slower than spaCy and
+would slow the app's import by about a fifth. Whether SaT is available is decided once, from the
+cache alone: nothing here waits on a network. Then the paper's *capping*: a sentence
+longer than `max_chars` is re-split at the best boundary it has (punctuation, then
+whitespace, then between CJK characters), because SONAR round-trips long sentences badly.
 
 Every piece is a whitespace-stripped substring of the input, in order, so no text is
 ever lost or reordered: joining the pieces gives the input back up to whitespace.
@@ -20,21 +24,30 @@ import unicodedata
 from functools import cache
 from typing import Any, Literal
 
+from engine.sentence_rules import refine
+
 SAT_MODEL = "segment-any-text/sat-3l-sm"
 SAT_TOKENIZER = "facebookAI/xlm-roberta-base"
 DEFAULT_MAX_CHARS = 200
 
-Method = Literal["auto", "sat", "spacy"]
+Method = Literal["auto", "sat", "rules"]
+
+# The rule-based backend per ISO code, chosen on boundary F1 (benchmarks/segmentation.py)
+# among those at least as fast as spaCy; other languages get spaCy.
+RULE_BACKENDS = {
+    "en": "sentencex",
+    "fr": "sentencex",
+    "de": "spacy",
+    "es": "blingfire",
+    "ru": "blingfire",
+    "zh": "blingfire",
+    "ja": "blingfire",
+}
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]|$)")
-# Japanese (and a fallback for any language): a sentence ends after 。！？!? or a
-# full-width period, plus any closing quotes/brackets that follow.
-_PUNCT_END = re.compile(r"[。！？!?．]+[」』）)\"”’]*")
-
-
 # Scripts whose languages all segment like Chinese or Japanese (Cantonese is yue_Hant).
-_SCRIPT_TO_SPACY = {"Hans": "zh", "Hant": "zh", "Jpan": "ja"}
+_SCRIPT_TO_ISO = {"Hans": "zh", "Hant": "zh", "Jpan": "ja"}
 
 
 class SegmentationError(ValueError):
@@ -66,7 +79,7 @@ def split_sentences(
     """Sentences of `text`, none longer than `max_chars` unless it is a single word.
 
     lang: a SONAR code ("fra_Latn") or ISO 639-1 code ("fr"); None detects it.
-    method: "auto" (SaT when cached locally, else spaCy), "sat" or "spacy".
+    method: "auto" (SaT when cached locally, else rules), "sat" or "rules".
     """
     if max_chars < 1:
         raise SegmentationError(f"max_chars must be at least 1, got {max_chars}.")
@@ -122,14 +135,14 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
 def _sentence_spans(
     text: str, paragraphs: list[tuple[int, int]], lang: str | None, method: Method
 ) -> list[tuple[int, int]]:
-    if method not in ("auto", "sat", "spacy"):
-        raise SegmentationError(f"method must be 'auto', 'sat' or 'spacy', not {method!r}.")
+    if method not in ("auto", "sat", "rules"):
+        raise SegmentationError(f"method must be 'auto', 'sat' or 'rules', not {method!r}.")
     sat = _sat() if method in ("auto", "sat") else None
     if method == "sat" and sat is None:
         raise SegmentationError(
             f"SaT is not available: its model ({SAT_MODEL}) and tokenizer ({SAT_TOKENIZER}) "
             "are not in the local Hugging Face cache. Download them where there is network "
-            "(e.g. `huggingface-cli download segment-any-text/sat-3l-sm`) or use spaCy."
+            "(e.g. `huggingface-cli download segment-any-text/sat-3l-sm`) or use method='rules'."
         )
     chunks = [text[a:b] for a, b in paragraphs]
     if sat is not None:
@@ -137,13 +150,25 @@ def _sentence_spans(
         pairs = zip(paragraphs, found, strict=True)
         return [s for (a, b), pieces in pairs for s in _align(text, a, b, pieces)]
     iso = _iso_code(text, lang)
-    if iso == "ja":
-        return [s for a, b in paragraphs for s in _punct_spans(text, a, b)]
-    nlp = _spacy(iso)
     out = []
-    for (a, _), doc in zip(paragraphs, nlp.pipe(chunks), strict=True):
-        out += [_strip(text, a + s.start_char, a + s.end_char) for s in doc.sents]
-    return [s for s in out if s[0] < s[1]]
+    for a, b in paragraphs:
+        ends = [a + end for end in _rule_ends(text[a:b], iso)]
+        out += _spans_between(text, a, b, refine(text, a, b, ends, iso))
+    return out
+
+
+def _rule_ends(paragraph: str, iso: str) -> list[int]:
+    """Sentence end offsets in `paragraph` from the rule-based backend for `iso`."""
+    backend = RULE_BACKENDS.get(iso, "spacy")
+    if backend == "sentencex":
+        import sentencex
+
+        return [s["end_index"] for s in sentencex.get_sentence_boundaries(iso, paragraph)]
+    if backend == "blingfire":
+        import blingfire
+
+        return [end for _, end in blingfire.text_to_sentences_and_offsets(paragraph)[1]]
+    return [s.end_char for s in _spacy(iso)(paragraph).sents]
 
 
 def _align(text: str, start: int, end: int, pieces: list[str]) -> list[tuple[int, int]]:
@@ -157,11 +182,6 @@ def _align(text: str, start: int, end: int, pieces: list[str]) -> list[tuple[int
     return _spans_between(text, start, end, bounds)
 
 
-def _punct_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    ends = [m.end() for m in _PUNCT_END.finditer(text, start, end)]
-    return _spans_between(text, start, end, ends)
-
-
 def _spans_between(text: str, start: int, end: int, bounds: list[int]) -> list[tuple[int, int]]:
     cuts = [start, *(b for b in bounds if start < b < end), end]
     return [s for a, b in zip(cuts, cuts[1:], strict=False) if (s := _strip(text, a, b))[0] < s[1]]
@@ -173,7 +193,7 @@ def _iso_code(text: str, lang: str | None) -> str:
 
     sonar = to_sonar(lang) if lang else detect_language(text[:2000])
     script = sonar.split("_")[1]
-    return _SCRIPT_TO_SPACY.get(script) or languages()[sonar].iso639_1 or "xx"
+    return _SCRIPT_TO_ISO.get(script) or languages()[sonar].iso639_1 or "xx"
 
 
 @cache

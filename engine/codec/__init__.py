@@ -1,6 +1,6 @@
 """Concept codecs: sentences <-> fixed-size vectors, behind one protocol.
 
-    codec = load_codec("demo")            # bundled, English-only, runs on a CPU
+    codec = load_codec("demo")            # bundled, small, runs on a CPU (see its card)
     codec = load_codec("sonar")           # SONAR, 202 languages (weights from fairseq2's cache)
     codec = load_codec("/path/to/dir")    # a demo-codec or SONAR checkpoint directory
 
@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 CODEC_NAMES = {
-    "demo": "the bundled English demo codec (assets/demo/codec)",
+    "demo": "the bundled demo codec (assets/demo/codec; its card lists its languages)",
     "sonar": "SONAR text encoder + basic decoder (202 languages)",
     "sonar-finetuned": "SONAR text encoder + fine-tuned decoder",
 }

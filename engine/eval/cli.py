@@ -9,14 +9,18 @@ Writes `eval.json` and `eval.md` (a Markdown table) to `--out`:
   against the source text, REP-4;
 - the codec: AutoBLEU of sentence round trips decode(encode(s)), and fragility: AutoBLEU
   of decode(x + noise) against decode(x) and the cosine of its re-encoding to x, at
-  several relative noise levels.
+  several relative noise levels;
+- with --writer-words, the writer-facing section (engine.eval.writer_metrics): decoded K=4
+  regenerations and 5-sentence continuations, and ten examples chosen by the seed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,6 +29,7 @@ from tqdm import tqdm
 from engine.data.shards import END_OF_TEXT, read_documents
 from engine.eval import concept_metrics as cm
 from engine.eval import text_metrics as tm
+from engine.eval import writer_metrics as wm
 from engine.eval.mutual_information import LogProbModel, UnigramCacheLM
 
 
@@ -42,12 +47,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lang", default="eng_Latn", help="language to decode into")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None)
+    parser.add_argument(
+        "--writer-words",
+        default=None,
+        help="word list of --lang, one word a line (e.g. /usr/share/dict/american-english "
+        "from Debian's wamerican): adds the writer-facing section (off when not given)",
+    )
+
+
+def usable_documents(data: str | Path, split: str, max_docs: int) -> list[dict]:
+    """Up to max_docs documents of `split` with two or more concepts (a context and a next
+    concept to predict); at least two are needed (contrastive accuracy compares them)."""
+    docs = [d for d in read_documents(data, split, max_docs) if len(d["embeddings"]) >= 2]
+    if len(docs) < 2:
+        raise ValueError(
+            f"split {split!r} of {data} has {len(docs)} usable document(s); "
+            "evaluation needs at least 2 with 2 or more concepts"
+        )
+    return docs
 
 
 def next_concept_metrics(
-    model, codec, docs, lm: LogProbModel, lang: str, seed: int, positions: int = 4
+    model,
+    codec,
+    docs,
+    lm: LogProbModel,
+    lang: str,
+    seed: int,
+    positions: int = 4,
+    sampler: Mapping[str, Any] | None = None,
 ) -> dict:
-    """Paper section 2.4 metrics at up to `positions` random positions (>= 1) per document."""
+    """Paper section 2.4 metrics at up to `positions` random positions (>= 1) per document.
+    The positions and each prediction's noise depend only on `seed`; `sampler` overrides
+    the model's sampler options (e.g. {"guidance_space": "x0"})."""
     rng = np.random.default_rng(seed)
     contexts, targets, context_texts = [], [], []
     for doc in docs:
@@ -56,9 +88,12 @@ def next_concept_metrics(
             contexts.append(torch.from_numpy(doc["embeddings"][:position]))
             targets.append(torch.from_numpy(doc["embeddings"][position]))
             context_texts.append(" ".join(doc["sentences"][:position]))
+    options = dict(sampler or {})
     predicted = torch.stack(
         [
-            model.sample_next(c.to(model.device), num_samples=1, seed=seed + i)[0].float().cpu()
+            model.sample_next(c.to(model.device), num_samples=1, seed=seed + i, **options)[0]
+            .float()
+            .cpu()
             for i, c in enumerate(tqdm(contexts, desc="predict", leave=False))
         ]
     )
@@ -140,13 +175,8 @@ def markdown_table(results: dict) -> str:
 
 def evaluate(args: argparse.Namespace, model=None, codec=None) -> dict:
     """Run every metric; `model` / `codec` may be passed in, else loaded from args."""
-    docs = read_documents(args.data, args.split, args.max_docs)
-    docs = [d for d in docs if len(d["embeddings"]) >= 2]
-    if len(docs) < 2:
-        raise ValueError(
-            f"split {args.split!r} of {args.data} has {len(docs)} usable document(s); "
-            "evaluation needs at least 2 with 2 or more concepts"
-        )
+    words = wm.load_word_list(args.writer_words) if args.writer_words else None
+    docs = usable_documents(args.data, args.split, args.max_docs)
     if model is None:
         from engine.lcm import load_lcm
 
@@ -173,6 +203,11 @@ def evaluate(args: argparse.Namespace, model=None, codec=None) -> dict:
                 codec, sentences[: args.max_sentences], levels, args.lang, args.seed
             ),
         }
+        if words is not None:
+            results["writer"] = wm.writer_metrics(
+                model, codec, docs, words, positions=args.positions, seed=args.seed, lang=args.lang
+            )
+            results["writer_examples"] = results["writer"].pop("examples")
     results["setup"] = {
         "model": str(args.model),
         "codec": codec.name,
@@ -185,7 +220,8 @@ def evaluate(args: argparse.Namespace, model=None, codec=None) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "eval.md").write_text(markdown_table(results))
+    examples = wm.examples_markdown(results.get("writer_examples", []))
+    (out / "eval.md").write_text(markdown_table(results) + examples)
     return results
 
 

@@ -32,7 +32,8 @@ class BaseLCM(ConceptModel):
         self.prenet = nn.Linear(config.dim, d)
         self.decoder = Transformer(
             d, config.n_heads, config.n_layers, ffn_hidden_dim(d, config.ffn_multiple_of),
-            config.norm_eps, config.rope_theta, config.dropout,
+            config.norm_eps, config.rope_theta, config.dropout, config.attention_dropout,
+            config.bias,
         )  # fmt: skip
         self.postnet = nn.Linear(d, config.dim)
 

@@ -33,11 +33,11 @@ class RMSNorm(nn.Module):
 
 
 class SwiGLU(nn.Module):
-    def __init__(self, d_model: int, hidden: int) -> None:
+    def __init__(self, d_model: int, hidden: int, bias: bool = False) -> None:
         super().__init__()
-        self.gate = nn.Linear(d_model, hidden, bias=False)
-        self.up = nn.Linear(d_model, hidden, bias=False)
-        self.down = nn.Linear(hidden, d_model, bias=False)
+        self.gate = nn.Linear(d_model, hidden, bias=bias)
+        self.up = nn.Linear(d_model, hidden, bias=bias)
+        self.down = nn.Linear(hidden, d_model, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.down(F.silu(self.gate(x)) * self.up(x))
@@ -85,13 +85,15 @@ class KVCache:
 
 
 class Attention(nn.Module):
-    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0) -> None:
+    """Multi-head attention; `dropout` drops attention weights (training only)."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = False):
         super().__init__()
         self.n_heads, self.dropout = n_heads, dropout
-        self.q = nn.Linear(d_model, d_model, bias=False)
-        self.k = nn.Linear(d_model, d_model, bias=False)
-        self.v = nn.Linear(d_model, d_model, bias=False)
-        self.out = nn.Linear(d_model, d_model, bias=False)
+        self.q = nn.Linear(d_model, d_model, bias=bias)
+        self.k = nn.Linear(d_model, d_model, bias=bias)
+        self.v = nn.Linear(d_model, d_model, bias=bias)
+        self.out = nn.Linear(d_model, d_model, bias=bias)
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         batch, length, _ = x.shape
@@ -132,14 +134,24 @@ class Attention(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm transformer layer: x + attn(norm(x)), then x + ffn(norm(x))."""
+    """Pre-norm transformer layer: x + attn(norm(x)), then x + ffn(norm(x)); `dropout`
+    drops the sub-layer outputs, `attention_dropout` the attention weights."""
 
-    def __init__(self, d_model: int, n_heads: int, hidden: int, eps: float, dropout: float):
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        hidden: int,
+        eps: float,
+        dropout: float,
+        attention_dropout: float = 0.0,
+        bias: bool = False,
+    ):
         super().__init__()
         self.attn_norm = RMSNorm(d_model, eps)
-        self.attn = Attention(d_model, n_heads, dropout)
+        self.attn = Attention(d_model, n_heads, attention_dropout, bias)
         self.ffn_norm = RMSNorm(d_model, eps)
-        self.ffn = SwiGLU(d_model, hidden)
+        self.ffn = SwiGLU(d_model, hidden, bias)
         self.drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, x, mask, rope, cache: KVCache | None = None, store: bool = True):
@@ -150,11 +162,23 @@ class Block(nn.Module):
 class Transformer(nn.Module):
     """A stack of pre-norm blocks and a final norm; positions enter through RoPE."""
 
-    def __init__(self, d_model, n_heads, n_layers, hidden, eps, rope_theta, dropout) -> None:
+    def __init__(
+        self,
+        d_model,
+        n_heads,
+        n_layers,
+        hidden,
+        eps,
+        rope_theta,
+        dropout,
+        attention_dropout: float = 0.0,
+        bias: bool = False,
+    ) -> None:
         super().__init__()
         self.rotary = Rotary(d_model // n_heads, rope_theta)
         self.layers = nn.ModuleList(
-            Block(d_model, n_heads, hidden, eps, dropout) for _ in range(n_layers)
+            Block(d_model, n_heads, hidden, eps, dropout, attention_dropout, bias)
+            for _ in range(n_layers)
         )
         self.norm = RMSNorm(d_model, eps)
 
@@ -222,11 +246,20 @@ class DenoiserBlock(nn.Module):
     cross-attention to the context, feed-forward; each sub-layer AdaLN-zero modulated by
     the timestep embedding (shift, scale and a gate that starts at zero, as in DiT)."""
 
-    def __init__(self, d_model: int, n_heads: int, hidden: int, eps: float, dropout: float):
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        hidden: int,
+        eps: float,
+        dropout: float,
+        attention_dropout: float = 0.0,
+        bias: bool = False,
+    ):
         super().__init__()
-        self.self_attn = Attention(d_model, n_heads, dropout)
-        self.cross_attn = Attention(d_model, n_heads, dropout)
-        self.ffn = SwiGLU(d_model, hidden)
+        self.self_attn = Attention(d_model, n_heads, attention_dropout, bias)
+        self.cross_attn = Attention(d_model, n_heads, attention_dropout, bias)
+        self.ffn = SwiGLU(d_model, hidden, bias)
         self.norms = nn.ModuleList(RMSNorm(d_model, eps, affine=False) for _ in range(3))
         self.modulation = nn.Linear(d_model, 9 * d_model)
         nn.init.zeros_(self.modulation.weight)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 MODEL_TYPES = ("base_lcm", "two_tower", "one_tower")
 
@@ -34,18 +34,51 @@ class DiffusionConfig:
     cfg_dropout: float = 0.15  # probability that a position sees no context (for CFG)
 
 
+Spacing = Literal["trailing", "leading", "linspace"]
+GuidanceSpace = Literal["noise", "x0"]
+
+
 @dataclass
 class SamplerConfig:
-    """DDIM sampling defaults; every field can be overridden per call of sample_next."""
+    """DDIM sampling defaults; every field can be overridden per call of sample_next.
+
+    The defaults are the reference's evaluation settings (40 trailing steps, initial noise
+    0.6, guidance 3 with rescale 0.7 applied to the noise estimate); the remaining options
+    are the reference's sampler options, all off.
+    """
 
     steps: int = 40
-    spacing: str = "trailing"  # trailing | leading | linspace
+    spacing: Spacing = "trailing"
     eta: float = 0.0
     init_noise_scale: float = 0.6
     guidance_scale: float = 3.0
     guidance_rescale: float = 0.7
+    # noise: guide (and rescale) the noise estimates, except at t = T - 1 (the reference);
+    # x0: guide (and rescale) the clean-sample estimates at every step.
+    guidance_space: GuidanceSpace = "noise"
+    epsilon_scaling: float | None = None  # divide the predicted noise by this, e.g. 1.005
     clip_sample: float | None = None  # clamp the predicted clean sample (normalised space)
+    thresholding: bool = False  # dynamic thresholding of the predicted clean sample
+    dynamic_thresholding_ratio: float = 0.995  # its per-row quantile of |x0|
+    sample_max_value: float = 6.0  # its largest divisor
+    clip_latent: float | None = None  # clamp the latent to [-c, c] before every model call
     clip_noise: float | None = None  # clamp every Gaussian draw to [-clip_noise, clip_noise]
+
+    def __post_init__(self) -> None:
+        for name, kind in (("spacing", Spacing), ("guidance_space", GuidanceSpace)):
+            value = getattr(self, name)
+            if value not in get_args(kind):
+                raise ValueError(f"{name} must be one of {get_args(kind)}, got {value!r}")
+        if self.epsilon_scaling is not None and self.epsilon_scaling <= 0:
+            raise ValueError(f"epsilon_scaling must be positive, got {self.epsilon_scaling}")
+        if self.thresholding and self.clip_sample is not None:
+            raise ValueError("choose one of thresholding and clip_sample, not both")
+        if not 0 < self.dynamic_thresholding_ratio <= 1 or self.sample_max_value < 1:
+            raise ValueError(
+                "dynamic thresholding needs 0 < dynamic_thresholding_ratio <= 1 and "
+                f"sample_max_value >= 1, got {self.dynamic_thresholding_ratio}, "
+                f"{self.sample_max_value}"
+            )
 
 
 @dataclass
@@ -71,7 +104,9 @@ class LCMConfig:
     ffn_multiple_of: int = 256  # SwiGLU width = 2/3 * 4 * d_model rounded up to this
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
-    dropout: float = 0.0
+    dropout: float = 0.0  # on attention and feed-forward outputs, before the residual sum
+    attention_dropout: float = 0.0  # on attention weights
+    bias: bool = False  # additive biases in the attention and feed-forward projections
     normalizer: str = "robust"  # robust (median, IQR/1.349) | standard (mean, std)
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
@@ -130,22 +165,35 @@ def _demo(dim: int = 512) -> LCMConfig:
     )  # fmt: skip
 
 
+# The paper-scale presets follow the reference's architectures
+# (facebookresearch/large_concept_model, lcm/models/two_tower_diffusion_lcm/archs.py lines
+# 27-112 and lcm/models/base_lcm/archs.py lines 23-49): dropout_p=0.1 on sub-layer outputs,
+# attention_dropout_p=0.0, and biases: mha_output_proj_bias=True (e.g. archs.py line 44),
+# query/key/value projections with bias (lcm/nn/transformer/attention.py line 96, default
+# True) and SwiGLU with bias=True (lcm/nn/transformer/factory.py line 280). The toy and
+# demo presets keep neither: they train for minutes, where dropout only slows learning.
+PAPER_LAYERS = {"dropout": 0.1, "attention_dropout": 0.0, "bias": True}
+
+
 def _two_tower_1_6b(dim: int = 1024) -> LCMConfig:
     return LCMConfig(
-        model_type="two_tower", dim=dim, d_model=2048, n_heads=16, n_layers=5, n_denoiser_layers=13
-    )
+        model_type="two_tower", dim=dim, d_model=2048, n_heads=16, n_layers=5, n_denoiser_layers=13,
+        **PAPER_LAYERS,
+    )  # fmt: skip
 
 
 def _two_tower_7b(dim: int = 1024) -> LCMConfig:
     return LCMConfig(
-        model_type="two_tower", dim=dim, d_model=4096, n_heads=32, n_layers=5, n_denoiser_layers=14
-    )
+        model_type="two_tower", dim=dim, d_model=4096, n_heads=32, n_layers=5, n_denoiser_layers=14,
+        **PAPER_LAYERS,
+    )  # fmt: skip
 
 
 def _base_1_6b(dim: int = 1024) -> LCMConfig:
     return LCMConfig(
-        model_type="base_lcm", dim=dim, d_model=2048, n_heads=16, n_layers=32, n_denoiser_layers=0
-    )
+        model_type="base_lcm", dim=dim, d_model=2048, n_heads=16, n_layers=32, n_denoiser_layers=0,
+        **PAPER_LAYERS,
+    )  # fmt: skip
 
 
 PRESETS = {

@@ -47,7 +47,8 @@ class OneTowerLCM(ConceptModel):
         self.time_embed = TimestepEmbedding(d)
         self.body = Transformer(
             d, config.n_heads, config.n_layers, ffn_hidden_dim(d, config.ffn_multiple_of),
-            config.norm_eps, config.rope_theta, config.dropout,
+            config.norm_eps, config.rope_theta, config.dropout, config.attention_dropout,
+            config.bias,
         )  # fmt: skip
         self.postnet = nn.Linear(d, config.dim)
 

@@ -121,6 +121,15 @@ class NoiseSchedule:
             return (x_t - (1 - a).sqrt() * pred) / a.sqrt()
         return a.sqrt() * x_t - (1 - a).sqrt() * pred
 
+    def to_eps(self, pred: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor | int) -> torch.Tensor:
+        """The noise implied by a model output (always defined: 1 - alpha_bar > 0 for t >= 0)."""
+        if self.prediction == "epsilon":
+            return pred
+        a = self.alpha_bar(t, x_t)
+        if self.prediction == "sample":
+            return (x_t - a.sqrt() * pred) / (1 - a).sqrt()
+        return a.sqrt() * pred + (1 - a).sqrt() * x_t
+
     def snr(self, t: torch.Tensor) -> torch.Tensor:
         a = self.alphas_cumprod.to(t.device)[t]
         return a / (1 - a)

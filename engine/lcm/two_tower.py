@@ -51,13 +51,14 @@ class TwoTowerLCM(ConceptModel):
         hidden = ffn_hidden_dim(d, config.ffn_multiple_of)
         self.schedule = NoiseSchedule(config.diffusion)
         self.context_prenet = nn.Linear(config.dim, d)
+        layer_options = (config.dropout, config.attention_dropout, config.bias)
         self.contextualizer = Transformer(
-            d, config.n_heads, config.n_layers, hidden, eps, config.rope_theta, config.dropout
+            d, config.n_heads, config.n_layers, hidden, eps, config.rope_theta, *layer_options
         )
         self.denoiser_prenet = nn.Linear(config.dim, d)
         self.time_embed = TimestepEmbedding(d)
         self.denoiser = nn.ModuleList(
-            DenoiserBlock(d, config.n_heads, hidden, eps, config.dropout)
+            DenoiserBlock(d, config.n_heads, hidden, eps, *layer_options)
             for _ in range(config.n_denoiser_layers)
         )
         self.final_norm = RMSNorm(d, eps)

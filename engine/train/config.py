@@ -44,6 +44,7 @@ class TrainConfig(BaseModel):
     warmup_steps: int = Field(100, ge=0)
     weight_decay: float = Field(0.1, ge=0)
     betas: tuple[float, float] = (0.9, 0.95)
+    adam_eps: float = Field(1e-8, gt=0)  # AdamW's epsilon (PyTorch's default)
     grad_clip: float | None = 1.0
     mixed_precision: Literal["no", "bf16", "fp16"] | None = None  # None: accelerate's config
     seed: int = 0

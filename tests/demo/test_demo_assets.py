@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 
 from engine.codec.demo_eval import verdicts
 from engine.codec.demo_train import GPU_SETTINGS, TrainConfig, default_train_config
-from engine.demo_assets import bundle_lcm, lcm_status
+from engine.demo_assets import bundle_lcm, lcm_status, set_sampler_section
 from engine.lcm import build_model, load_lcm, preset
 
 
@@ -85,3 +85,21 @@ def test_codec_trains_with_gpu_settings_on_cuda_and_explicit_values_win():
     )
     chosen = default_train_config("cuda", cycle_minutes=(1.0,), lr=None)
     assert chosen.cycle_minutes == (1.0,) and chosen.lr == GPU_SETTINGS["lr"]
+
+
+def test_sampler_section_is_added_to_an_older_card_and_rewritten_in_place(tmp_path):
+    card = tmp_path / "README.md"
+    card.write_text("# LCM\n\n## Results\n\ntable\n\n## Limits\n- small\n")
+    rows = [
+        {"variant": "noise", "options": {}, "contrastive_accuracy": 0.7, "l2": 1.0},
+        {"variant": "x0", "options": {"guidance_space": "x0"}, "contrastive_accuracy": 0.6,
+         "l2": 1.1},
+    ]  # fmt: skip
+    set_sampler_section(card, rows, "held-out documents")
+    first = card.read_text()
+    assert first.index("## Limits") < first.index("## Sampler variants") < first.index("x0")
+    rows[1]["contrastive_accuracy"] = 0.65
+    set_sampler_section(card, rows, "held-out documents")
+    again = card.read_text()
+    assert again.count("## Sampler variants") == 1 and "0.6500" in again
+    assert again.startswith("# LCM\n\n## Results\n\ntable\n\n## Limits\n- small\n")

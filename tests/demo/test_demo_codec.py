@@ -82,8 +82,16 @@ def test_the_encoder_reads_every_language_alike_and_the_decoder_writes_the_one_a
     torch.nn.init.normal_(codec.model.lang_emb.weight, std=1.0)  # languages set apart
     english = codec.encode(SENTENCES, lang="eng_Latn")
     torch.testing.assert_close(codec.encode(SENTENCES, lang="spa_Latn"), english)
-    written = {lang: codec.decode(english, lang=lang) for lang in codec.languages}
-    assert len({tuple(texts) for texts in written.values()}) == 4
+    with torch.inference_mode():
+        memory = codec.model.memory(english)
+        first = [
+            codec.model.decode_step(torch.full((4, 1), BOS), memory, torch.full((4,), i))[:, -1]
+            for i in range(4)
+        ]  # the first token's logits, one tensor per language
+    assert all(not torch.allclose(first[i], first[j]) for i in range(4) for j in range(i))
+    assert codec.decode(english, lang="deu_Latn") == [
+        codec.tokenizer.decode(ids) for ids in codec.model.generate(english, lang=2)
+    ]
 
 
 def test_a_codec_saved_before_languages_existed_loads_as_english_only(tmp_path):

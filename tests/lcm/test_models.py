@@ -126,6 +126,15 @@ def test_guidance_scale_one_is_plain_conditional_ddim(model_type):
     assert not torch.allclose(guided, got)
 
 
+@pytest.mark.parametrize("model_type", DIFFUSION_TYPES)
+def test_steps_counts_whose_float_grid_overshoots_sample_finite_values(model_type):
+    """steps=29 and 97 with T = 100 used to end on timestep -1 and return NaN."""
+    model = toy_model(model_type)
+    for steps in (29, 97):
+        out = model.sample_next(torch.randn(3, model.dim), num_samples=2, steps=steps)
+        assert torch.isfinite(out).all(), steps
+
+
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_save_load_gives_identical_outputs(tmp_path, model_type):
     model = toy_model(model_type, seed=3)
@@ -247,6 +256,38 @@ def test_paper_presets_have_the_paper_parameter_counts(name, paper):
         model = build_model(preset(name))
     count = sum(p.numel() for p in model.parameters())
     assert abs(count - paper) / paper < 0.01, count
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_bias_and_dropout_options(model_type):
+    """bias=True gives every attention and feed-forward projection a bias; dropout acts on
+    sub-layer outputs in training mode only."""
+    plain, other = toy_model(model_type), toy_model(model_type, bias=True, dropout=0.5)
+    no_bias = [m for m in plain.modules() if isinstance(m, torch.nn.Linear) and m.bias is None]
+    assert no_bias and all(
+        m.bias is not None for m in other.modules() if isinstance(m, torch.nn.Linear)
+    )
+    count = [sum(p.numel() for p in m.parameters()) for m in (plain, other)]
+    assert count[1] - count[0] == sum(m.out_features for m in no_bias)
+    if model_type == "two_tower":  # AdaLN-zero gates start closed: open them
+        for m in (plain, other):
+            for layer in m.denoiser:
+                torch.nn.init.normal_(layer.modulation.weight, std=0.1)
+    x, valid = torch.randn(2, 5, plain.dim), torch.ones(2, 5, dtype=torch.bool)
+    inputs = (x, valid) if model_type == "base_lcm" else (x, valid, x, torch.full((2, 5), 50))
+
+    def outputs(model, training):
+        model.train(training)
+        with torch.no_grad():
+            return [model(*inputs) for _ in range(2)]
+
+    for training in (False, True):
+        first, second = outputs(plain, training)
+        torch.testing.assert_close(first, second)
+    first, second = outputs(other, False)
+    torch.testing.assert_close(first, second)
+    first, second = outputs(other, True)
+    assert not torch.allclose(first, second)
 
 
 def test_demo_preset_takes_the_codec_dim():

@@ -73,6 +73,72 @@ def test_timestep_grid_matches_diffusers(spacing, train_steps, steps):
     assert ddim.timestep_grid(train_steps, steps, spacing) == theirs.timesteps.tolist()
 
 
+# Steps counts whose float trailing grid, round(arange(T, 0, -T / steps)) - 1, overshoots to
+# a timestep of -1 (counted on this machine: 5 of 100 with T = 100, 62 of 1,000 with T = 1000).
+OVERSHOOTING = {100: [29, 31, 58, 62, 97], 1000: [61, 103, 121, 122, 201, 206, 217, 223]}
+
+
+@pytest.mark.parametrize("train_steps", [100, 1000])
+def test_trailing_grid_is_diffusers_without_its_overshoot(train_steps):
+    """Ours equals diffusers' grid cut to `steps` entries for every steps count; diffusers'
+    grid has the extra -1 exactly where listed above."""
+    overshooting = []
+    for steps in range(1, train_steps + 1):
+        theirs = DDIMScheduler(num_train_timesteps=train_steps, timestep_spacing="trailing")
+        theirs.set_timesteps(steps)
+        theirs = theirs.timesteps.tolist()
+        assert ddim.timestep_grid(train_steps, steps, "trailing") == theirs[:steps]
+        if len(theirs) > steps:
+            assert theirs[steps:] == [-1]
+            overshooting.append(steps)
+    assert overshooting[: len(OVERSHOOTING[train_steps])] == OVERSHOOTING[train_steps]
+    assert len(overshooting) == {100: 5, 1000: 62}[train_steps]
+
+
+@pytest.mark.parametrize("spacing", ["trailing", "leading", "linspace"])
+@pytest.mark.parametrize("train_steps", [100, 1000])
+def test_every_grid_is_strictly_decreasing_and_in_range(spacing, train_steps):
+    for steps in range(1, train_steps + 1):
+        grid = ddim.timestep_grid(train_steps, steps, spacing)
+        assert len(grid) == steps, steps
+        assert all(a > b for a, b in zip(grid, grid[1:], strict=False)), steps
+        assert grid[-1] >= 0 and grid[0] <= train_steps - 1, steps
+        if spacing == "trailing":
+            assert grid[0] == train_steps - 1
+
+
+def _finite_for_every_steps_count(train_steps: int, steps_counts, **options) -> list[int]:
+    """Steps counts whose guided sample (a fixed toy model) is not finite."""
+    schedule = NoiseSchedule(DiffusionConfig(num_train_steps=train_steps))
+    x0 = torch.randn(2, 4, generator=torch.Generator().manual_seed(0))
+
+    def model(x_t, t):  # conditional and unconditional clean-sample estimates
+        return x0 + 0.01 * x_t, 0.5 * x0
+
+    bad = []
+    for steps in steps_counts:
+        config = SamplerConfig(steps=steps, **options)
+        out = ddim.sample(model, (2, 4), schedule, config, torch.Generator().manual_seed(1), x0)
+        if not torch.isfinite(out).all():
+            bad.append(steps)
+    return bad
+
+
+@pytest.mark.parametrize("spacing", ["trailing", "leading", "linspace"])
+def test_sampling_is_finite_for_every_steps_count_of_100_training_steps(spacing):
+    assert _finite_for_every_steps_count(100, range(1, 101), spacing=spacing) == []
+
+
+def test_sampling_is_finite_where_the_float_grid_of_1000_steps_overshoots():
+    assert _finite_for_every_steps_count(1000, OVERSHOOTING[1000]) == []
+
+
+@pytest.mark.slow
+def test_sampling_is_finite_for_every_steps_count_of_1000_training_steps():
+    """All 1,000 steps counts (about two minutes on two CPU cores)."""
+    assert _finite_for_every_steps_count(1000, range(1, 1001)) == []
+
+
 @pytest.mark.parametrize("prediction", ["sample", "epsilon", "v_prediction"])
 @pytest.mark.parametrize("spacing", ["trailing", "leading"])
 @pytest.mark.parametrize("eta", [0.0, 0.7])
@@ -92,8 +158,8 @@ def test_ddim_step_matches_diffusers_when_steps_divide_T(prediction, spacing, et
         output = torch.randn(3, 8, generator=gen)
         noise = torch.randn(3, 8, generator=gen)
         expected = theirs.step(output, t, x_t, eta=eta, variance_noise=noise).prev_sample
-        x0 = ours.to_x0(output, x_t, t)
-        got = ddim.ddim_step(ours, x0, x_t, t, max(t_prev, -1), eta, noise if eta else None)
+        x0, eps = ours.to_x0(output, x_t, t), ours.to_eps(output, x_t, t)
+        got = ddim.ddim_step(ours, x0, eps, t, max(t_prev, -1), eta, noise if eta else None)
         assert i + 1 == len(grid) or grid[i + 1] == t_prev
         torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
 

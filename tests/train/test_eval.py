@@ -7,7 +7,10 @@ import pytest
 import torch
 
 from engine.data import prepare
+from engine.data.shards import END_OF_TEXT
 from engine.eval import cli as eval_cli
+from engine.eval.mutual_information import UnigramCacheLM
+from engine.eval.sampler_comparison import VARIANTS, compare_samplers, markdown_table
 from engine.eval.text_metrics import auto_bleu
 from engine.lcm import load_lcm
 from engine.train.config import load_recipe
@@ -106,3 +109,37 @@ def test_eval_needs_two_documents(setup):
     )
     with pytest.raises(ValueError, match="0 usable document"):
         eval_cli.evaluate(args, model=model, codec=codec)
+
+
+def test_sampler_comparison_scores_every_variant_at_eval_positions(setup):
+    """The default variant reproduces eval's next-concept metrics at the same positions;
+    epsilon scaling changes the predictions."""
+    root, codec, model = setup
+    rows = compare_samplers(root / "m" / FINAL, root / "s", codec, positions=2, device="cpu")
+    assert [row["variant"] for row in rows] == list(VARIANTS)
+    docs = eval_cli.usable_documents(root / "s", "valid", 32)
+    lm = UnigramCacheLM([s for d in docs for s in d["sentences"] if s != END_OF_TEXT])
+    expected = eval_cli.next_concept_metrics(model, codec, docs, lm, "eng_Latn", 0, 2)
+    assert rows[0] == {"variant": rows[0]["variant"], "options": {"guidance_space": "noise"},
+                       **expected}  # fmt: skip
+    for row in rows:
+        assert row["predictions"] == expected["predictions"] == 8  # 4 documents x 2
+        assert 0 <= row["contrastive_accuracy"] <= 1 and row["round_trip_l2"] >= 0
+    assert rows[2]["l2"] != rows[0]["l2"]
+    with pytest.raises(TypeError, match="guidance_spac"):
+        compare_samplers(model, root / "s", codec, variants={"typo": {"guidance_spac": "x0"}})
+
+
+def test_sampler_comparison_table():
+    rows = [
+        {"variant": "a", "options": {"guidance_space": "noise"}, "predictions": 8,
+         "paraphrasing": 0.5, "l2": 1.0, "round_trip_l2": 0.25, "contrastive_accuracy": 0.75},
+        {"variant": "b", "options": {}, "predictions": 8,
+         "paraphrasing": 0.4, "l2": 2.0, "round_trip_l2": 0.5, "contrastive_accuracy": 0.5},
+    ]  # fmt: skip
+    assert markdown_table(rows) == (
+        "| variant | options | contrastive_accuracy | l2 | round_trip_l2 | paraphrasing |\n"
+        "|---|---|---:|---:|---:|---:|\n"
+        "| a | guidance_space=noise | 0.7500 | 1.0000 | 0.2500 | 0.5000 |\n"
+        "| b | model defaults | 0.5000 | 2.0000 | 0.5000 | 0.4000 |\n"
+    )

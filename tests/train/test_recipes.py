@@ -4,10 +4,12 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 
 from engine.lcm import preset
 from engine.train.config import RecipeError, load_recipe, parse_overrides
 from engine.train.schedule import warmup_cosine
+from engine.train.trainer import _optimizer
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 REQUIRED = {"data": "shards", "out_dir": "out"}
@@ -18,6 +20,25 @@ def test_every_recipe_is_valid_and_names_a_real_preset(name):
     cfg = load_recipe(RECIPES / name, REQUIRED)
     assert preset(cfg.preset).model_type == "two_tower"
     assert cfg.betas == (0.9, 0.95) and cfg.weight_decay == 0.1
+
+
+def test_paper_recipe_has_the_reference_settings():
+    """recipes/train/pretrain/two_tower.yaml of facebookresearch/large_concept_model; its
+    loss sums over the 1024 dimensions where ours averages, hence the / 1024."""
+    cfg = load_recipe(RECIPES / "paper_1.6b.yaml", REQUIRED)
+    assert (cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.grad_accum) == (4e-4, 10_000, 250_000, 1)
+    assert cfg.lr * cfg.min_lr_ratio == pytest.approx(1e-5)
+    assert cfg.grad_clip * 1024 == pytest.approx(25.0)
+    assert cfg.adam_eps * 1024 == pytest.approx(1e-5)
+    assert (cfg.batch_concepts, cfg.max_len) == (7168, 128)
+    model = preset(cfg.preset)
+    assert (model.dropout, model.attention_dropout, model.bias) == (0.1, 0.0, True)
+
+
+def test_adam_eps_reaches_the_optimizer():
+    cfg = load_recipe(RECIPES / "toy.yaml", {**REQUIRED, "adam_eps": 1e-6})
+    assert _optimizer(torch.nn.Linear(2, 2), cfg).defaults["eps"] == 1e-6
+    assert load_recipe(RECIPES / "toy.yaml", REQUIRED).adam_eps == 1e-8
 
 
 def test_overrides_are_typed_and_reach_into_the_model():
