@@ -6,7 +6,8 @@ systematic mistakes that one convention settles; `refine` applies these, and not
 - Quotes and brackets go with their own sentence: an opening quote left at the end of one
   sentence moves to the next, a closing quote at the start of the next moves back.
 - After a Latin or Cyrillic stop, a sentence does not begin in lower case or with , ; : %
-  ("approx. two", "т. е. главное", '"Will it last?" asked Smith.', "¡Alto! —gritó").
+  ("approx. two", "т. е. главное", '"Will it last?" asked Smith.', "¡Alto! —gritó"),
+  nor inside a token, with no space at the boundary ("window.__pwned", "file.tar.gz").
 - A word ending in "." before a number is an abbreviation ("Fig. 3", "Hauptstr. 5"), and a
   capital letter with a period before a capitalised word is an initial ("J. R. R. Tolkien").
 - A list marker (1. 2. a. b) belongs to the item it opens, and starts a sentence after a
@@ -118,6 +119,8 @@ def _keep(text: str, start: int, b: int, end: int, iso: str) -> bool:
         return prev[-1] in _TERMINAL or _quote_side(prev, len(prev) - 1) == "close"
     if nxt[0] in _NOT_A_START:
         return False
+    if iso not in ("zh", "ja") and not text[b - 1].isspace() and not text[b].isspace():
+        return False  # inside a token: "window.__pwned", "example.com/a.b"
     if iso in ("zh", "ja"):
         return _keep_cjk(prev, nxt, iso)
     if nxt.lstrip(_DASHES)[:1].islower():

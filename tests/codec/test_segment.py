@@ -73,6 +73,7 @@ HARD_CASES = [
     ("en", ["Call J. R. R. Tolkien at 10 a.m. tomorrow.", "He will answer."]),
     ("en", ["The chair is Dr. S. A. Okafor.", "A. B. Jones is her deputy.", "Both agree."]),
     ("ru", ["Директор — С. А. Окафор.", "Она пришла в 2016 г."]),
+    ("en", ["<script>window.__pwned = 1</script> stays text.", "See example.com/a.b too."]),
 ]
 
 
