@@ -137,7 +137,7 @@ def build_layout(codec_name: str, codec_languages: Sequence[str], max_upload_mb:
     with gr.Row(equal_height=True):
         message = gr.HTML("", elem_id="messages", padding=False)
         reload_btn = gr.Button(
-            "Reload document", size="sm", visible=False, elem_id="reload-btn", scale=0
+            "Reload document", size="sm", interactive=False, elem_id="reload-btn", scale=0
         )
 
     with gr.Row(equal_height=False):

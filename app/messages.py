@@ -1,6 +1,6 @@
 """Where the writer reads what happened: one message area above the page (`#messages`).
 
-A handler that fails changes nothing but that area (and shows "Reload document" when the
+A handler that fails changes nothing but that area (and enables "Reload document" when the
 page is out of date), so an error never replaces or covers the document, the outline or
 the text being edited. No toasts and no `gr.Error`: Gradio renders those as HTML over the
 page. Every message is escaped here, whatever it quotes (titles, file names, languages).
@@ -55,7 +55,7 @@ def refusal(page: Page, error: Exception) -> dict[Any, Any]:
     else:
         title, text = "Something went wrong", UNEXPECTED
     stale = isinstance(error, StaleViewError)
-    return {page.message: problem(title, text), page.reload_btn: gr.Button(visible=stale)}
+    return {page.message: problem(title, text), page.reload_btn: gr.Button(interactive=stale)}
 
 
 def shown(handler: Callable) -> Callable:

@@ -37,7 +37,7 @@ def render(page: Page, ws: Workspace, note: str = "", *, keep_text: bool = False
         page.history: views.history_html(ws.history) if node else "",
         page.alternatives: gr.Radio(choices=[], value=None),
         page.message: messages.info(note) if note else "",
-        page.reload_btn: gr.Button(visible=False),
+        page.reload_btn: gr.Button(interactive=False),
     }
     if keep_text:
         del shown[page.node_text]

@@ -197,7 +197,7 @@ def test_an_error_is_a_message_that_covers_nothing_and_keeps_the_writers_text(
     page.locator("#save-btn").click()
     expect(message(page)).to_contain_text("Out of date")
     expect(message(page)).to_contain_text("changed elsewhere")
-    expect(page.locator("#reload-btn")).to_be_visible()
+    expect(page.locator("#reload-btn")).to_be_enabled()
     expect(editor).to_have_value("My careful rewrite of this sentence.")
     expect(sentence_rows(page)).to_have_text(SENTENCES)  # the page still shows what it read
     assert_nothing_covers_the_page(page)
@@ -209,6 +209,7 @@ def test_an_error_is_a_message_that_covers_nothing_and_keeps_the_writers_text(
     page.locator("#save-btn").click()
     expect(row(page, node.id).locator(".text")).to_have_text("My careful rewrite of this sentence.")
     expect(message(page)).to_have_count(0)
+    expect(page.locator("#reload-btn")).to_be_disabled()  # nothing to reload any more
 
     page.locator("#import-btn").click()  # nothing to import: a message, the document stays
     expect(message(page)).to_contain_text("nothing to import")
