@@ -204,6 +204,8 @@ def parameters(config: LCMConfig) -> int:
     against the model's real parameter count."""
     d, hidden, dim = config.d_model, _hidden(config), config.dim
     layer = 4 * d * d + 3 * d * hidden + 2 * d  # attention, SwiGLU, two RMSNorm weights
+    biases = (4 * d, 2 * hidden + d) if config.bias else (0, 0)  # per attention, per SwiGLU
+    layer += biases[0] + biases[1]
     io = (dim * d + d) + (d * dim + dim)  # prenet, postnet
     time = (TIME_FREQ_DIM * d + d) + (d * d + d)
     if config.model_type == "base_lcm":
@@ -211,6 +213,7 @@ def parameters(config: LCMConfig) -> int:
     if config.model_type == "one_tower":
         return io + time + config.n_layers * layer + d
     denoiser_layer = 8 * d * d + 3 * d * hidden + (d * ADALN_CHUNKS * d + ADALN_CHUNKS * d)
+    denoiser_layer += 2 * biases[0] + biases[1]  # self- and cross-attention, SwiGLU
     contextualizer = (dim * d + d) + config.n_layers * layer + d
     return contextualizer + io + time + config.n_denoiser_layers * denoiser_layer + d
 
