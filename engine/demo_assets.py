@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from engine.codec import default_device_dtype, demo_eval, demo_train
-from engine.codec.demo import DemoCodecConfig
+from engine.codec.demo import LANGUAGES, DemoCodecConfig
 from engine.data import corpus
 from engine.paths import ASSETS, RECIPES, REPO, WORD_LIST
 
@@ -45,8 +45,7 @@ LCM_OVERRIDES = [
 ]
 # Predictions per held-out document for the next-concept metrics (29 documents -> 375).
 EVAL_POSITIONS = 16
-CURVE_COLUMNS = ["step", "minutes", "sentences", "eng_Latn", "fra_Latn", "deu_Latn", "spa_Latn",
-                 "retrieval"]  # fmt: skip
+CURVE_COLUMNS = ["step", "minutes", "sentences", *LANGUAGES, "retrieval"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -130,7 +129,7 @@ def learning_curve(run_dir: Path) -> list[dict]:
             "eng_Latn": record["eval"]["autobleu"],
         }
         retrieval = []
-        for lang in ("fra_Latn", "deu_Latn", "spa_Latn"):
+        for lang in LANGUAGES[1:]:
             figures = record.get(lang, {})
             row[lang] = figures.get("autobleu", "-")
             retrieval += [
@@ -241,13 +240,16 @@ SAMPLER_SECTION = "## Sampler variants"
 def set_sampler_section(card: Path, rows: list[dict], data: str) -> None:
     """Write (or rewrite) the sampler-comparison section of an LCM card that was
     generated before the comparison existed; `data` says what it was measured on."""
-    from engine.eval.sampler_comparison import markdown_table
-
     text = card.read_text()
     head, _, tail = text.partition(SAMPLER_SECTION)
     rest = tail[tail.find("\n## ") :] if "\n## " in tail else ""
-    section = SAMPLER_INTRO.format(data=data, samplers=markdown_table(rows))
-    card.write_text(head.rstrip() + "\n\n" + section + rest)
+    card.write_text(head.rstrip() + "\n\n" + _sampler_section(rows, data) + rest)
+
+
+def _sampler_section(rows: list[dict], data: str) -> str:
+    from engine.eval.sampler_comparison import markdown_table
+
+    return SAMPLER_INTRO.format(data=data, samplers=markdown_table(rows))
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:
@@ -323,7 +325,6 @@ def write_lcm_card(
 ) -> None:
     """`results`: model type -> `lcm-writer eval` output, plus "baselines"; `codec`: the
     codec report; `samplers`: the bundled LCM's sampler comparison."""
-    from engine.eval.sampler_comparison import markdown_table
     from engine.eval.writer_metrics import examples_markdown
 
     columns = ["l2", "round_trip_l2", "contrastive_accuracy", "paraphrasing"]
@@ -362,9 +363,7 @@ def write_lcm_card(
             positions=EVAL_POSITIONS,
             table=_table(rows, ["model", *columns]),
             sections="\n".join(details),
-            samplers=SAMPLER_INTRO.format(
-                data="the held-out documents above", samplers=markdown_table(samplers)
-            ),
+            samplers=_sampler_section(samplers, "the held-out documents above"),
             writer=_table(writer_rows, ["model", *writer_columns]),
             writer_examples=examples_markdown(bundled.get("writer_examples", [])),
         )

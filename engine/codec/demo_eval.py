@@ -103,9 +103,7 @@ def verdicts(report: dict) -> list[str]:
             line(f"{lang} round trip AutoBLEU", figures["autobleu"], TARGETS["round_trip"])
         )
     for lang, figures in report["held_out_source"].items():
-        for way in ("from_eng", "to_eng"):
-            what = (
-                f"retrieval {'eng_Latn -> ' + lang if way == 'from_eng' else lang + ' -> eng_Latn'}"
-            )
-            lines.append(line(what, figures[f"retrieval_{way}"], TARGETS["retrieval"], "{:.0%}"))
+        for what, key in ((f"{LANG} -> {lang}", "retrieval_from_eng"),
+                          (f"{lang} -> {LANG}", "retrieval_to_eng")):  # fmt: skip
+            lines.append(line(f"retrieval {what}", figures[key], TARGETS["retrieval"], "{:.0%}"))
     return lines

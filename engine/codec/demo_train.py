@@ -134,7 +134,11 @@ def heldout_pairs(
     )
     # one row per English sentence and per translation: retrieval needs distinct targets
     seen: set[str] = set()
-    unique = [p for p in pool if not (p[0] in seen or p[1] in seen or seen.update(p))]
+    unique = []
+    for eng, other in pool:
+        if eng not in seen and other not in seen:
+            unique.append((eng, other))
+            seen.update((eng, other))
     return random.Random(seed).sample(unique, min(n, len(unique)))
 
 
@@ -153,10 +157,11 @@ def evaluate_pairs(codec: DemoCodec, pairs: list[tuple[str, str]], lang: str) ->
     translation?) and BLEU of translating English -> `lang` through the concept."""
     codec.model.eval()
     eng, other = [p[0] for p in pairs], [p[1] for p in pairs]
-    a = torch.nn.functional.normalize(codec.encode(eng, LANG), dim=-1)
+    eng_concepts = codec.encode(eng, LANG)
+    a = torch.nn.functional.normalize(eng_concepts, dim=-1)
     b = torch.nn.functional.normalize(codec.encode(other, lang), dim=-1)
     similarity, truth = a @ b.T, torch.arange(len(pairs))
-    translated = codec.decode(codec.encode(eng, LANG), lang)
+    translated = codec.decode(eng_concepts, lang)
     return {
         "retrieval_from_eng": (similarity.argmax(1) == truth).float().mean().item(),
         "retrieval_to_eng": (similarity.argmax(0) == truth).float().mean().item(),

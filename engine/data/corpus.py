@@ -230,11 +230,12 @@ def read_manual(source: HtmlSource, roots: dict[str, Path]) -> Iterator[tuple[st
     for key, english_path in pages.get("eng_Latn", {}).items():
         doc_id = f"{source.name}/{key}"
         split = _split_for(source.name, doc_id)
-        english = _parse(english_path).paragraphs
+        english_page = _parse(english_path)
+        english = english_page.paragraphs
         for lang, lang_pages in pages.items():
             if key not in lang_pages:
                 continue
-            parsed = _parse(lang_pages[key])
+            parsed = english_page if lang == "eng_Latn" else _parse(lang_pages[key])
             aligned = len(parsed.paragraphs) == len(english)
             keep = [
                 p
@@ -254,11 +255,15 @@ def read_bibles(roots: dict[str, Path]) -> Iterator[tuple[str, dict]]:
     """One document per chapter and language; verse pairs with the English Bible."""
     verses = {lang: sword.read_verses(root) for lang, root in roots.items()}
     english = verses["eng_Latn"]
-    for chapter in dict.fromkeys(chapter for chapter, _ in english):
+    chapters: dict[str, dict[str, list]] = {lang: {} for lang in verses}  # lang -> chapter -> keys
+    for lang, lang_verses in verses.items():
+        for key in lang_verses:
+            chapters[lang].setdefault(key[0], []).append(key)
+    for chapter in chapters["eng_Latn"]:
         doc_id = f"bible/{chapter}"
         split = split_of(doc_id)
         for lang, lang_verses in verses.items():
-            keys = [k for k in lang_verses if k[0] == chapter]
+            keys = chapters[lang].get(chapter, [])
             if keys:
                 text = [" ".join(lang_verses[k] for k in keys)]
                 yield _document(doc_id, chapter, text, split, "bible", lang)
@@ -413,8 +418,8 @@ def write_documents(corpus_path: str | Path, out: str | Path, lang: str, splits=
     if not out.exists():
         partial = out.with_suffix(".partial")
         with partial.open("w", encoding="utf-8") as f:
-            for split in splits:
-                for doc in read_documents(corpus_path, split, lang):
+            for doc in read_documents(corpus_path, lang=lang):
+                if doc["split"] in splits:
                     f.write(json.dumps(doc, ensure_ascii=False) + "\n")
         partial.rename(out)
     return out

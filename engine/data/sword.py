@@ -50,7 +50,7 @@ def plain_text(osis: str) -> str:
     text = _SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(html.unescape(text).split()))
     # A chapter's first word is printed in capitals ("CUANDO Israel"): write it as a word.
     match = _CAPITAL_FIRST_WORD.match(text)
-    if match and match.group(3).isupper() and len(match.group(0)) > len(match.group(1)) + 1:
+    if match and match.group(3).isupper():
         text = match.group(1) + match.group(2) + match.group(3).lower() + text[match.end() :]
     return text
 

@@ -126,16 +126,17 @@ def generate_batch(
         for step in range(max_concepts):
             new = model.propose(state, 1, generator, sampler)[:, 0]
             raw = model.normalizer.denormalize(new)
+            repeats = _repeats(raw, history, history_valid, repeat_threshold)
             for _ in range(tries):
-                again = _repeats(raw, history, history_valid, repeat_threshold) & ~done
+                again = repeats & ~done
                 if not again.any():
                     break
                 fresh = model.propose(state, 1, generator, sampler)[:, 0]
                 new = torch.where(again[:, None], fresh, new)
                 raw = model.normalizer.denormalize(new)
+                repeats = _repeats(raw, history, history_valid, repeat_threshold)
             stop = F.cosine_similarity(raw, model.eot[None], dim=-1) >= eot_threshold
-            stop |= _repeats(raw, history, history_valid, repeat_threshold)
-            done |= stop
+            done |= stop | repeats
             for b in (~done).nonzero().flatten().tolist():
                 outputs[b].append(raw[b])
             if done.all() or step == max_concepts - 1:

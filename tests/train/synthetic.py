@@ -1,15 +1,17 @@
-"""Synthetic shards for training tests: documents that walk through a fixed cycle of
-"sentence" concepts, so a model can learn the next concept and its loss can fall.
-
-Written with the real shard writer; no codec is needed to train, only to prepare.
+"""Shards for training and evaluation tests: synthetic documents that walk through a fixed
+cycle of "sentence" concepts, so a model can learn the next concept and its loss can fall
+(written with the real shard writer, no codec needed), and real text prepared with a codec.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 from pathlib import Path
 
 import numpy as np
 
+from engine.data import prepare
 from engine.data.shards import END_OF_TEXT, EncodedDocument, write_shard
 
 
@@ -42,3 +44,14 @@ def write_synthetic_shards(
         part = encoded[k * per_shard : (k + 1) * per_shard]
         write_shard(out / f"shard-{k:05d}.parquet", part, "synthetic", dim)
     return out
+
+
+def prepared_shards(root: Path, codec, texts: list[str], split: str = "valid") -> Path:
+    """Shards of `texts` (one document each) made by the real `prepare` with `codec`."""
+    corpus = root / "docs.jsonl"
+    corpus.write_text("".join(json.dumps({"text": t, "split": split}) + "\n" for t in texts))
+    parser = argparse.ArgumentParser()
+    prepare.add_arguments(parser)
+    prepare.prepare(parser.parse_args([str(corpus), "--out", str(root / "s"), "--lang",
+                                       "eng_Latn"]), codec)  # fmt: skip
+    return root / "s"

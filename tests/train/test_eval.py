@@ -6,7 +6,6 @@ import json
 import pytest
 import torch
 
-from engine.data import prepare
 from engine.data.shards import END_OF_TEXT
 from engine.eval import cli as eval_cli
 from engine.eval.mutual_information import UnigramCacheLM
@@ -16,6 +15,7 @@ from engine.lcm import load_lcm
 from engine.train.config import load_recipe
 from engine.train.trainer import FINAL, train
 from tests.codec.tiny_sonar import build_tiny_sonar
+from tests.train.synthetic import prepared_shards
 
 TEXT = [
     "The sun rose. Birds sang in the trees. A farmer walked to the field.",
@@ -30,12 +30,7 @@ def setup(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("eval")
     codec = build_tiny_sonar(tmp_path_factory.mktemp("codec"))
-    corpus = root / "docs.jsonl"
-    corpus.write_text("".join(json.dumps({"text": t, "split": "valid"}) + "\n" for t in TEXT))
-    parser = argparse.ArgumentParser()
-    prepare.add_arguments(parser)
-    argv = [str(corpus), "--out", str(root / "s"), "--lang", "eng_Latn"]
-    prepare.prepare(parser.parse_args(argv), codec)
+    prepared_shards(root, codec, TEXT)
     overrides = {
         "data": str(root / "s"),
         "split": "valid",

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from engine.data import prepare
 from engine.data.shards import END_OF_TEXT, read_documents
 from engine.eval import cli as eval_cli
 from engine.eval import writer_metrics as wm
 from engine.eval.text_metrics import words
 from tests.codec.tiny_sonar import build_tiny_sonar
 from tests.lcm.helpers import toy_model
+from tests.train.synthetic import prepared_shards
 
 TEXT = [
     "The sun rose. Birds sang in the trees. A farmer walked to the field.",
@@ -84,11 +84,7 @@ def setup(tmp_path_factory):
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("writer")
     codec = build_tiny_sonar(tmp_path_factory.mktemp("codec"))
-    corpus = root / "docs.jsonl"
-    corpus.write_text("".join(json.dumps({"text": t, "split": "valid"}) + "\n" for t in TEXT))
-    parser = argparse.ArgumentParser()
-    prepare.add_arguments(parser)
-    prepare.prepare(parser.parse_args([str(corpus), "--out", str(root / "s")]), codec)
+    prepared_shards(root, codec, TEXT)
     word_list = root / "words"
     word_list.write_text("\n".join(sorted({w for t in TEXT for w in words(t)})) + "\n")
     model = toy_model(dim=codec.dim)
