@@ -4,11 +4,14 @@ which override these defaults (an embedded SQLite file, the bundled demo models,
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import platformdirs
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    import torch
 
 
 def default_db_url() -> str:
@@ -25,6 +28,9 @@ class Settings(BaseSettings):
     codec: str = "demo"  # "demo", "sonar", or a checkpoint directory
     lcm: str = "demo"  # "demo" or a checkpoint directory
     device: Literal["cpu", "cuda"] | None = None  # None: cuda when present
+    # The codec's arithmetic. auto: the codec's own choice (bf16 on a GPU, fp32 on a CPU),
+    # except bf16 on a CPU with bf16 matrix units (Intel AMX), where it is twice as fast.
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
     auth: str | None = None  # "user:password" turns on Gradio's login for shared use
     max_upload_mb: int = Field(5, ge=1, le=100)
 
@@ -41,6 +47,18 @@ class Settings(BaseSettings):
         if value is not None and ":" not in value:
             raise ValueError("expected 'user:password'")
         return value
+
+
+def codec_dtype(settings: Settings) -> torch.dtype | None:
+    """The dtype `load_codec` gets for `settings.precision` (None: the codec's default)."""
+    import torch
+
+    from engine.codec.base import cpu_has_fast_bf16
+
+    if settings.precision != "auto":
+        return {"fp32": torch.float32, "bf16": torch.bfloat16}[settings.precision]
+    on_cpu = settings.device == "cpu" or (settings.device is None and not torch.cuda.is_available())
+    return torch.bfloat16 if on_cpu and cpu_has_fast_bf16() else None
 
 
 def load_settings(**overrides: object) -> Settings:

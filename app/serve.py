@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from app.config import Settings, describe_error, load_settings
+from app.config import Settings, codec_dtype, describe_error, load_settings
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--codec", help="demo | sonar | PATH to a codec checkpoint")
     parser.add_argument("--lcm", help="demo | PATH to an LCM checkpoint directory")
     parser.add_argument("--device", help="cpu | cuda (default: cuda when present)")
+    parser.add_argument(
+        "--precision", help="auto | fp32 | bf16: the codec's arithmetic (default auto)"
+    )
     parser.add_argument("--auth", help="user:password to require a login")
 
 
@@ -34,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
             codec=args.codec,
             lcm=args.lcm,
             device=args.device,
+            precision=args.precision,
             auth=args.auth,
         )
     except ValidationError as error:
@@ -76,7 +80,7 @@ def create_app(settings: Settings) -> gr.Blocks:
     from storage import DocumentStore, StorageError
 
     try:
-        codec = load_codec(settings.codec, device=settings.device)
+        codec = load_codec(settings.codec, device=settings.device, dtype=codec_dtype(settings))
     except (CodecError, OSError, ValueError) as error:
         raise StartupError(
             f"could not load the codec {settings.codec!r}: {error}"

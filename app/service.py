@@ -18,9 +18,10 @@ import random
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, NoReturn, Protocol
 
 import torch
 
@@ -286,13 +287,10 @@ class WriterService:
     def regenerate(self, document_id: int, node_id: int, k: int) -> list[Alternative]:
         """K alternatives for a node, sampled from the concepts before it, kept as variants."""
         k = _check_count(k, 1, MAX_ALTERNATIVES, "alternatives")
-        doc = self._document(document_id)
-        node = self._node(doc, node_id)
+        node, context = self._window(document_id, node_id)
         if node.embedding is None:
             raise ServiceError("Only sentences, outline items and headings can be regenerated.")
-        samples = self.lcm.sample_next(
-            self._context_before(doc, node), num_samples=k, seed=self._seed()
-        )
+        samples = self.lcm.sample_next(context, num_samples=k, seed=self._seed())
         texts = self.codec.decode(samples, lang=node.language)
         scores = _cosine(samples, torch.tensor(node.embedding, dtype=samples.dtype)).tolist()
         stored = self.store.add_variants(
@@ -502,25 +500,33 @@ class WriterService:
     def _document(self, document_id: int, *, with_embeddings: bool = True) -> DocumentView:
         """The live document, or DocumentMissingError saying whether it was deleted."""
         document_id = _id(document_id, "document")
-        try:
+        with _document_must_exist():
             doc = self.store.get_document(document_id, with_embeddings=with_embeddings)
-        except NotFoundError:
-            raise DocumentMissingError(
-                "This document does not exist (any more). Pick one from the list."
-            ) from None
-        if doc.deleted:
-            raise DocumentMissingError(
-                f"“{doc.title}” was deleted (perhaps in another tab): restore it from "
-                "“Recently deleted”, or pick another document."
-            )
+        _check_live(doc)
         return doc
+
+    def _window(self, document_id: int, node_id: int) -> tuple[NodeView, torch.Tensor]:
+        """The live node and the last `CONTEXT_WINDOW` sentence concepts before it in
+        reading order, read without the rest of the document (a regenerate deep in a
+        10,000-sentence text reads 128 concepts, not 10,000)."""
+        document_id, node_id = _id(document_id, "document"), _id(node_id, "node")
+        with _document_must_exist():
+            window = self.store.reading_window(document_id, node_id, CONTEXT_WINDOW)
+        _check_live(window.document)
+        if window.node is None:
+            self._missing_node(window.document, node_id)
+        return window.node, _tensor(window.concepts, self.codec.dim)
 
     def _node(self, doc: DocumentView, node_id: int) -> NodeView:
         """The live node of `doc`; otherwise say whether it was deleted or is foreign."""
         node_id = _id(node_id, "node")
         node = _find(doc, node_id)
-        if node is not None:
-            return node
+        if node is None:
+            self._missing_node(doc, node_id)
+        return node
+
+    def _missing_node(self, doc: DocumentSummary | DocumentView, node_id: int) -> NoReturn:
+        """Raise the error that says why `node_id` is not a live node of `doc`."""
         try:
             owner = self.store.node_document(node_id)
         except NotFoundError:
@@ -577,16 +583,6 @@ class WriterService:
         ]
         return self.store.insert_nodes(doc.id, nodes, parent_id=parent_id, position=position)
 
-    def _context_before(self, doc: DocumentView, node: NodeView) -> torch.Tensor:
-        """The last `CONTEXT_WINDOW` sentence concepts before `node` in reading order."""
-        before = []
-        for n in doc.nodes:
-            if n.id == node.id:
-                break
-            if n.kind is Kind.SENTENCE and n.embedding is not None:
-                before.append(n.embedding)
-        return _tensor(before[-CONTEXT_WINDOW:], self.codec.dim)
-
     def _context_through(self, doc: DocumentView, node: NodeView) -> torch.Tensor:
         """The sentence concepts before `node`, its own concept (a plan, for an outline item
         or heading) and the sentences already under it, the last `CONTEXT_WINDOW` of them:
@@ -628,6 +624,24 @@ class WriterService:
 
     def _seed(self) -> int:
         return self.rng.randrange(2**31)
+
+
+@contextmanager
+def _document_must_exist() -> Iterator[None]:
+    try:
+        yield
+    except NotFoundError:
+        raise DocumentMissingError(
+            "This document does not exist (any more). Pick one from the list."
+        ) from None
+
+
+def _check_live(doc: DocumentSummary | DocumentView) -> None:
+    if doc.deleted:
+        raise DocumentMissingError(
+            f"“{doc.title}” was deleted (perhaps in another tab): restore it from "
+            "“Recently deleted”, or pick another document."
+        )
 
 
 def _id(value: object, what: str) -> int:

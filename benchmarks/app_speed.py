@@ -1,6 +1,8 @@
 """What a writer waits for, through the real WriterService, store (SQLite file) and demo
-models: regenerate one node (K=4), decode a whole 100-sentence document (the language
-view), and open a 10,000-node document (read it, render the outline and reading view).
+models: regenerate one node (K=4) after 100 and after 10,000 sentences, decode a whole
+100-sentence document (the language view), import 5 MB of prose, and open a document of
+10,000 sentences (read and render it on the server, and in Chromium from the click until
+its last sentence is in the outline).
 
 Regenerate is also timed part by part (read the document, sample, decode, store), so the
 largest cost can be named. When the bundled demo models have not been built yet, random
@@ -10,6 +12,7 @@ weights of the same shapes stand in (flagged in the JSON).
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +21,16 @@ import torch
 from app import views
 from app.service import DECODE_BATCH, WriterService
 from engine.lcm import LCMNotFoundError, build_model, load_lcm, preset
-from storage import DocumentStore, Kind, NewNode, NewVariant
+from engine.paths import EVERYDAY_EN
+from storage import DocumentStore, DocumentView, Kind, NewNode, NewVariant
 
 from .codec_speed import SENTENCES, demo_codec
-from .harness import measure, write_results
+from .harness import Measurement, measure, measure_once, write_results
 
 DOCUMENT_SENTENCES = 100
-BIG_SECTIONS, BIG_SENTENCES_PER_SECTION = 100, 98  # + a paragraph each: 10,000 nodes
+BIG_SECTIONS, BIG_SENTENCES_PER_SECTION = 100, 100  # + a paragraph each: 10,200 nodes
 K = 4
+IMPORT_BYTES = 5 * 2**20
 
 
 def demo_lcm(dim: int):
@@ -108,9 +113,8 @@ def decode_document_case(service: WriterService, repeats: int):
     )
 
 
-def open_document_cases(store: DocumentStore, dim: int, repeats: int) -> list:
-    doc = store.create_document("Big", big_document(dim), language="eng_Latn",
-                                codec_name="demo", codec_dim=dim)  # fmt: skip
+def open_document_cases(service: WriterService, doc: DocumentView, repeats: int) -> list:
+    store = service.store
 
     def render():
         view = store.get_document(doc.id)
@@ -118,11 +122,68 @@ def open_document_cases(store: DocumentStore, dim: int, repeats: int) -> list:
         views.reading_html(view.nodes)
 
     nodes = len(doc.nodes)
+    last = doc.nodes[-1]
     return [
         measure("open_document", render, repeats=repeats, nodes=nodes),
         measure("open_document.read", lambda: store.get_document(doc.id), repeats=repeats,
                 nodes=nodes),
+        measure("regenerate_long", lambda: service.regenerate(doc.id, last.id, K),
+                repeats=repeats, k=K, context=sum(n.kind is Kind.SENTENCE for n in doc.nodes) - 1),
     ]  # fmt: skip
+
+
+def import_case(service: WriterService):
+    """5 MB of everyday prose in paragraphs of five sentences, pasted: segmentation,
+    encoding in batches and one transaction, timed once with its peak memory."""
+    sentences = EVERYDAY_EN.read_text(encoding="utf-8").splitlines()
+    paragraphs, size, i = [], 0, 0
+    while size < IMPORT_BYTES:
+        paragraph = " ".join(sentences[(i + j) % len(sentences)] for j in range(5))
+        paragraphs.append(paragraph)
+        size += len(paragraph.encode()) + 2
+        i += 5
+    text = "\n\n".join(paragraphs)
+    return measure_once("import_text", lambda: service.import_text(text, title="5 MB"),
+                        megabytes=round(len(text.encode()) / 2**20, 2), sentences=i)  # fmt: skip
+
+
+def browser_open_case(service: WriterService, doc: DocumentView, repeats: int) -> Measurement:
+    """From the click on the document in the library until its last sentence is in the
+    outline, in Debian's Chromium; between runs another, small document is opened."""
+    from playwright.sync_api import sync_playwright
+
+    from app.ui import create_app_from, launch_options
+    from tests.app.chromium import CHROMIUM, CHROMIUM_ARGS
+
+    small = service.import_text("A short note. It has two sentences.", title="Small")
+    demo = create_app_from(service)
+    demo.queue(default_concurrency_limit=2).launch(
+        server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, **launch_options()
+    )
+    seconds = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(120_000)
+            page.goto(demo.local_url)
+            page.wait_for_selector("#outline")
+            last = f'#outline li.node[data-id="{doc.nodes[-1].id}"]'
+            for _ in range(repeats + 1):  # the first is the warm-up
+                page.locator("#library li", has_text=small.title).click()
+                page.wait_for_selector(f'#outline li.node[data-id="{small.nodes[-1].id}"]',
+                                       state="attached")  # fmt: skip
+                start = time.perf_counter()
+                page.locator("#library li", has_text=doc.title).click()
+                page.wait_for_selector(last, state="attached")
+                seconds.append(time.perf_counter() - start)
+            browser.close()
+    finally:
+        demo.close()
+    result = Measurement("open_document.browser", {"nodes": len(doc.nodes)}, seconds[1:],
+                         None, None, None)  # fmt: skip
+    print(f"  {result.name}: median {result.median_s * 1e3:.0f} ms", flush=True)
+    return result
 
 
 def run(options):
@@ -135,7 +196,11 @@ def run(options):
         service.warm_up()
         results = regenerate_cases(service, repeats)
         results.append(decode_document_case(service, repeats))
-        results += open_document_cases(store, codec.dim, repeats)
+        big = store.create_document("Big", big_document(codec.dim), language="eng_Latn",
+                                    codec_name=codec.name, codec_dim=codec.dim)  # fmt: skip
+        results += open_document_cases(service, big, repeats)
+        results.append(browser_open_case(service, big, repeats))
+        results.append(import_case(service))
         store.close()
     extra = {"codec_weights": codec_weights, "lcm_weights": lcm_weights}
     return write_results("app", results, extra)

@@ -115,6 +115,16 @@ def measure(
     return result
 
 
+def measure_once(name: str, fn: Callable[[], object], **params: object) -> Measurement:
+    """Time one call of `fn` and read its peak memory in that same call: for cases too
+    long to repeat (a 5 MB import), where a warm-up would not change what a user waits."""
+    start = time.perf_counter()
+    peak, growth = peak_rss(fn)
+    result = Measurement(name, dict(params), [time.perf_counter() - start], peak, growth, None)
+    print(f"  {name} {params}: {result.median_s:.1f} s, peak {peak} MiB", flush=True)
+    return result
+
+
 def _cpu_model() -> str:
     try:
         text = Path("/proc/cpuinfo").read_text()

@@ -43,6 +43,7 @@ from storage.types import (
     NewVariant,
     NodeView,
     Origin,
+    ReadingWindow,
     RevisionView,
     VariantView,
 )
@@ -160,6 +161,16 @@ class DocumentStore:
         def work(session: Session) -> DocumentView:
             doc = tree.document(session, document_id, for_change=False)
             return views.document_view(session, doc, with_embeddings=with_embeddings)
+
+        return self._read_tx(work)
+
+    def reading_window(self, document_id: int, node_id: int, limit: int) -> ReadingWindow:
+        """The node (None when it is not a live node of this document) and the concepts of
+        the last `limit` sentences before it: a regenerate's read, bounded in a long text."""
+
+        def work(session: Session) -> ReadingWindow:
+            doc = tree.document(session, document_id, for_change=False)
+            return views.reading_window(session, doc, node_id, limit)
 
         return self._read_tx(work)
 

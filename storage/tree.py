@@ -150,6 +150,9 @@ def make_room(
     return [(index + j) * GAP for j in range(count)]
 
 
+INSERT_CHUNK = 2000  # nodes per INSERT: bounded memory for a 5 MB import
+
+
 def subtree_ids(session: Session, root: Node) -> list[int]:
     """Ids of the live nodes under `root` (not `root` itself)."""
     found: list[int] = []
@@ -174,26 +177,16 @@ def insert_trees(
     action: str,
     now: datetime,
 ) -> list[int]:
-    """Insert the trees level by level (each level one bulk INSERT ... RETURNING, plus one
-    for its revisions); returns the ids of the trees' roots."""
+    """Insert the trees level by level, INSERT_CHUNK nodes per bulk INSERT ... RETURNING
+    (plus one for their revisions), so a long import never holds all its rows at once;
+    returns the ids of the trees' roots."""
     level = [(tree, parent_id, key) for tree, key in zip(trees, keys, strict=True)]
     root_ids: list[int] | None = None
     while level:
-        rows = [_node_row(doc, tree, parent, key, now) for tree, parent, key in level]
-        # RETURNING order is not guaranteed in a batch; (parent, key) is unique per level.
-        table = Node.__table__  # Core statements: the ORM adds nothing for fresh rows
-        connection = session.connection()
-        returned = connection.execute(
-            insert(table).returning(table.c.id, table.c.parent_id, table.c.position_key), rows
-        )
-        id_of = {(r.parent_id, r.position_key): r.id for r in returned}
-        ids = [id_of[row["parent_id"], row["position_key"]] for row in rows]
-        revisions = [
-            {"change_id": change.id, "node_id": node_id, "action": action, "created_at": now}
-            | {name: row[name] for name in SNAPSHOT_FIELDS}
-            for node_id, row in zip(ids, rows, strict=True)
-        ]
-        connection.execute(insert(Revision.__table__), revisions)
+        ids = []
+        for start in range(0, len(level), INSERT_CHUNK):
+            ids += _insert_level(session, doc, change, level[start : start + INSERT_CHUNK],
+                                 action, now)  # fmt: skip
         if root_ids is None:
             root_ids = ids
         level = [
@@ -202,6 +195,32 @@ def insert_trees(
             for j, child in enumerate(tree.children)
         ]
     return root_ids or []
+
+
+def _insert_level(
+    session: Session,
+    doc: Document,
+    change: Change,
+    level: Sequence[tuple[NewNode, int | None, int]],
+    action: str,
+    now: datetime,
+) -> list[int]:
+    rows = [_node_row(doc, tree, parent, key, now) for tree, parent, key in level]
+    # RETURNING order is not guaranteed in a batch; (parent, key) is unique per level.
+    table = Node.__table__  # Core statements: the ORM adds nothing for fresh rows
+    connection = session.connection()
+    returned = connection.execute(
+        insert(table).returning(table.c.id, table.c.parent_id, table.c.position_key), rows
+    )
+    id_of = {(r.parent_id, r.position_key): r.id for r in returned}
+    ids = [id_of[row["parent_id"], row["position_key"]] for row in rows]
+    revisions = [
+        {"change_id": change.id, "node_id": node_id, "action": action, "created_at": now}
+        | {name: row[name] for name in SNAPSHOT_FIELDS}
+        for node_id, row in zip(ids, rows, strict=True)
+    ]
+    connection.execute(insert(Revision.__table__), revisions)
+    return ids
 
 
 def _node_row(

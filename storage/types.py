@@ -106,6 +106,15 @@ class DocumentSummary(DocumentFields):
 
 
 @dataclass(frozen=True, eq=False)
+class ReadingWindow:
+    """A node with the concepts of the sentences just before it (the LCM's context)."""
+
+    document: DocumentSummary  # node_count is not counted here: 0
+    node: NodeView | None  # None: not a live node of this document
+    concepts: tuple[np.ndarray, ...]  # oldest first, at most the limit asked for
+
+
+@dataclass(frozen=True, eq=False)
 class DocumentView(DocumentFields):
     """A document with its live nodes in reading order (depth first, siblings in order)."""
 

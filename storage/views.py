@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
 
-from sqlalchemy import and_, func, null, or_, select
+from sqlalchemy import Row, and_, func, null, or_, select
 from sqlalchemy.orm import Session
 
 from storage import history
@@ -12,7 +13,9 @@ from storage.models import ChangeStatus, Document, Node, Revision, Variant
 from storage.types import (
     DocumentSummary,
     DocumentView,
+    Kind,
     NodeView,
+    ReadingWindow,
     RevisionView,
     State,
     VariantView,
@@ -78,25 +81,64 @@ def document_view(session: Session, doc: Document, *, with_embeddings: bool = Tr
         for name in VIEW_FIELDS
     ]
     query = select(*columns).where(table.c.document_id == doc.id, table.c.deleted.is_(False))
-    children = defaultdict(list)
-    for row in session.connection().execute(query).all():
-        children[row[2]].append(tuple(row))
-    for siblings in children.values():
-        siblings.sort(key=lambda values: (values[3], values[0]))  # (position_key, id)
     counts = _variant_counts(session, doc.id)
-    nodes: list[NodeView] = []
-    stack = [(row, 0, position) for position, row in reversed(list(enumerate(children[None])))]
-    while stack:
-        row, depth, position = stack.pop()
-        nodes.append(_node(row, position, depth, counts.get(row[0], 0)))
-        below = children.get(row[0], ())
-        stack.extend((child, depth + 1, i) for i, child in reversed(list(enumerate(below))))
+    nodes = [
+        _node(row, position, depth, counts.get(row[0], 0))
+        for row, depth, position in _reading_order(session.connection().execute(query).all())
+    ]
     undo, redo = history.last_undoable(session, doc.id), history.first_redoable(session, doc.id)
     return DocumentView(
         **_document_fields(doc),
         nodes=tuple(nodes),
         undo_action=undo.action if undo else None,
         redo_action=redo.action if redo else None,
+    )
+
+
+def _reading_order(rows: Sequence[Row]) -> Iterator[tuple[tuple, int, int]]:
+    """(row, depth, position among siblings) depth first, for rows whose first four
+    values are (id, document_id, parent_id, position_key)."""
+    children = defaultdict(list)
+    for row in rows:
+        children[row[2]].append(tuple(row))
+    for siblings in children.values():
+        siblings.sort(key=lambda values: (values[3], values[0]))  # (position_key, id)
+    stack = [(row, 0, position) for position, row in reversed(list(enumerate(children[None])))]
+    while stack:
+        row, depth, position = stack.pop()
+        yield row, depth, position
+        below = children.get(row[0], ())
+        stack.extend((child, depth + 1, i) for i, child in reversed(list(enumerate(below))))
+
+
+def reading_window(session: Session, doc: Document, node_id: int, limit: int) -> ReadingWindow:
+    """The node and the concepts of the last `limit` live sentences before it in reading
+    order: what the LCM reads to propose the node. Only ids are read for the rest of the
+    document and only `limit` embeddings, so it costs little at 10,000 nodes."""
+    table = Node.__table__
+    columns = ("id", "document_id", "parent_id", "position_key", "kind")
+    query = select(*(table.c[name] for name in columns)).where(
+        table.c.document_id == doc.id, table.c.deleted.is_(False)
+    )
+    before: list[int] = []
+    found = False
+    for row, _, _ in _reading_order(session.connection().execute(query).all()):
+        if row[0] == node_id:
+            found = True
+            break
+        if row[4] is Kind.SENTENCE:
+            before.append(row[0])
+    node = session.get(Node, node_id) if found else None
+    ids = before[-limit:] if limit else []
+    rows = session.execute(
+        select(Node.id, Node.embedding, Node.embedding_dtype).where(Node.id.in_(ids))
+    )
+    by_id = {ident: decode_embedding(blob, dtype) for ident, blob, dtype in rows}
+    concepts = tuple(by_id[i] for i in ids if by_id[i] is not None)
+    return ReadingWindow(
+        document=summary(doc, node_count=0),
+        node=None if node is None else node_view(session, node),
+        concepts=concepts,
     )
 
 

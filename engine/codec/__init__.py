@@ -50,12 +50,13 @@ def load_codec(
 ) -> ConceptCodec:
     """A codec by name (see CODEC_NAMES) or checkpoint directory.
 
-    device None picks CUDA when present; dtype applies to SONAR (None: bf16/fp16 on CUDA,
-    fp32 on CPU) and is ignored by the demo codec, which manages its own precision.
+    device None picks CUDA when present; dtype is SONAR's weight dtype (None: bf16/fp16 on
+    CUDA, fp32 on CPU) and the demo codec's compute dtype (None: fp32; bf16 autocasts its
+    matrix products, see DemoCodec).
     """
     name = str(name_or_path)
     if name == "demo":
-        return _load_demo(DEMO_CODEC_DIR, device)
+        return _load_demo(DEMO_CODEC_DIR, device, dtype)
     if name in ("sonar", "sonar-finetuned"):
         from engine.codec.sonar import DECODER_CARD, FINETUNED_DECODER_CARD, SonarCodec
 
@@ -67,7 +68,7 @@ def load_codec(
         from engine.codec.sonar import SonarCodec, is_sonar_directory
 
         if is_demo_checkpoint(path):
-            return _load_demo(path, device)
+            return _load_demo(path, device, dtype)
         if is_sonar_directory(path):
             return SonarCodec.from_directory(path, device=device, dtype=dtype)
         raise CodecError(
@@ -80,7 +81,10 @@ def load_codec(
     raise CodecError(f"Unknown codec {name!r}: choose {choices}, or a checkpoint directory.")
 
 
-def _load_demo(path: Path, device: str | torch.device | None) -> ConceptCodec:
+def _load_demo(
+    path: Path, device: str | torch.device | None, dtype: torch.dtype | None
+) -> ConceptCodec:
     from engine.codec.demo import DemoCodec
 
-    return DemoCodec.from_pretrained(path, device=None if device is None else str(device))
+    device = None if device is None else str(device)
+    return DemoCodec.from_pretrained(path, device=device, compute_dtype=dtype)

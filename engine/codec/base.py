@@ -7,6 +7,8 @@ and the bundled demo codec are interchangeable.
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -45,6 +47,18 @@ def default_device_dtype(
         else:
             dtype = torch.float32
     return device, dtype
+
+
+@cache
+def cpu_has_fast_bf16() -> bool:
+    """True on CPUs with bfloat16 matrix units (Intel AMX-BF16, AVX512-BF16): there a
+    bf16 matrix product runs several times faster than fp32 (this project's 2-core Xeon:
+    about 1,000 against 155 GFLOP/s on one core); elsewhere bf16 is emulated and slow."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " amx_bf16" in flags or " avx512_bf16" in flags
 
 
 @runtime_checkable

@@ -13,22 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.app.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.app.tiny import TINY_DIM, build_toy_lcm
 from tests.demo.tiny import save_tiny_demo_codec
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 

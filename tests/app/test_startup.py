@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
-from app.config import Settings
+from app.config import Settings, codec_dtype
 from app.serve import StartupError, create_app
 from tests.app.tiny import build_toy_lcm
 
@@ -41,3 +41,17 @@ def test_an_lcm_for_another_codec_is_refused(settings, tmp_path):
     other = build_toy_lcm(tmp_path, dim=8)
     with pytest.raises(StartupError, match="8-d concepts"):
         create_app(settings.model_copy(update={"lcm": str(other)}))
+
+
+def test_precision_picks_the_codecs_arithmetic():
+    import torch
+
+    from engine.codec.base import cpu_has_fast_bf16
+
+    assert codec_dtype(Settings(precision="fp32")) == torch.float32
+    assert codec_dtype(Settings(precision="bf16")) == torch.bfloat16
+    assert codec_dtype(Settings(device="cuda")) is None  # the codec's own GPU default
+    fast = torch.bfloat16 if cpu_has_fast_bf16() else None
+    assert codec_dtype(Settings(device="cpu")) == fast
+    with pytest.raises(ValueError, match="precision"):
+        Settings(precision="fp8")

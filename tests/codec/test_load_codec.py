@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import sentencepiece as spm
+import torch
 
 from engine.codec import CodecError, CodecUnavailableError, load_codec
 from tests.codec.tiny_sonar import train_tiny_sentencepiece
@@ -126,6 +127,14 @@ def test_a_demo_checkpoint_directory_loads_the_demo_codec(tmp_path):
     codec = load_codec(tmp_path / "codec", device="cpu")
     assert isinstance(codec, DemoCodec) and codec.dim == 16
     assert codec.encode(["Hello there."]).shape == (1, 16)
+    fast = load_codec(tmp_path / "codec", device="cpu", dtype=torch.bfloat16)
+    assert codec.compute_dtype == torch.float32 and fast.compute_dtype == torch.bfloat16
+    sentences = ["Hello there.", "A second, rather longer sentence for the batch."]
+    exact, rounded = codec.encode(sentences), fast.encode(sentences)
+    assert rounded.dtype == torch.float32  # bf16 arithmetic, fp32 concepts
+    assert torch.nn.functional.cosine_similarity(exact, rounded).min() > 0.999
+    assert not torch.equal(exact, rounded)  # the matrix products really ran in bf16
+    assert all(isinstance(t, str) for t in fast.decode(rounded, max_len=8))
 
 
 def test_a_sonar_directory_missing_the_decoder_says_what_is_expected(tmp_path):

@@ -307,3 +307,35 @@ def test_schema_is_at_head_and_reopening_is_harmless(db_url: str) -> None:
         assert context.get_current_revision() == "0001"
         assert compare_metadata(context, Base.metadata) == []
     engine.dispose()
+
+
+def test_reading_window_holds_the_last_sentences_before_a_node_in_reading_order(
+    store: DocumentStore,
+) -> None:
+    doc = create(store)
+    short, plan = sentence(doc, "Short."), sentence(doc, "Explain diffusion.")
+    window = store.reading_window(doc.id, plan.id, limit=2)
+    assert window.node.id == plan.id and window.node.text == plan.text
+    assert window.document.title == "Draft"
+    assert [c.tolist() for c in window.concepts] == [emb(2).tolist(), emb(3).tolist()]
+    assert store.reading_window(doc.id, short.id, limit=10).concepts[0].tolist() == emb(1).tolist()
+    first = sentence(doc, "Concepts are sentences.")
+    assert store.reading_window(doc.id, first.id, limit=10).concepts == ()
+    other = create(store, title="Other")
+    assert store.reading_window(other.id, plan.id, limit=2).node is None  # a foreign node
+    store.delete_node(short.id, expected_version=None)
+    assert len(store.reading_window(doc.id, plan.id, limit=9).concepts) == 2  # deleted: skipped
+
+
+def test_a_level_longer_than_one_insert_keeps_its_order(store: DocumentStore, monkeypatch) -> None:  # noqa: ANN001
+    from storage import tree
+
+    monkeypatch.setattr(tree, "INSERT_CHUNK", 3)
+    texts = [f"Sentence {i}." for i in range(8)]
+    nodes = [NewNode("paragraph", "", children=[NewNode("sentence", t, emb(i))
+                                                for i, t in enumerate(texts)])]  # fmt: skip
+    doc = create(store, nodes + [NewNode("paragraph", "", children=[]) for _ in range(4)])
+    reread = store.get_document(doc.id)
+    assert [n.text for n in reread.nodes if n.kind is Kind.SENTENCE] == texts
+    assert [n.embedding.tolist() for n in reread.nodes[1:9]] == [emb(i).tolist() for i in range(8)]
+    assert len(reread.nodes) == 13
