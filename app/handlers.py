@@ -384,9 +384,12 @@ def wire(page: Page, writer: Handlers, demo: gr.Blocks) -> None:
         api_name="regenerate",
         **quiet,
     )
+    # Accept reads the choice from a plain number the browser copies it into: a restarted
+    # server has forgotten the Radio's choices and would refuse the Radio's own value.
+    p.alternatives.change(None, p.alternatives, p.chosen_variant, js="(id) => id")
     p.accept_btn.click(
         writer.accept,
-        [*node_in[:3], p.alternatives, p.view_lang],
+        [*node_in[:3], p.chosen_variant, p.view_lang],
         editor,
         api_name="accept_variant",
         **quiet,

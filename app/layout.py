@@ -96,6 +96,7 @@ class Page:
     k_slider: gr.Slider
     regen_btn: gr.Button
     alternatives: gr.Radio
+    chosen_variant: gr.Number  # the picked alternative's id, copied in the browser
     accept_btn: gr.Button
     keep_btn: gr.Button
     expand_n: gr.Slider
@@ -234,6 +235,7 @@ def build_layout(codec_name: str, codec_languages: Sequence[str], max_upload_mb:
                 alternatives = gr.Radio(
                     [], label="Alternatives (similarity · text)", elem_id="alternatives"
                 )
+                chosen_variant = gr.Number(None, visible=False, precision=0)
                 with gr.Row():
                     accept_btn = gr.Button("Accept", size="sm", elem_id="accept-btn")
                     keep_btn = gr.Button("Keep current", size="sm", elem_id="keep-btn")

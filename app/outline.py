@@ -120,6 +120,7 @@ CSS = r"""
   display: flex; align-items: baseline; gap: .4rem; cursor: pointer;
   padding: .3rem .5rem .3rem calc(var(--depth) * 1.25rem + .25rem);
   border-left: 3px solid transparent; border-radius: 4px;
+  content-visibility: auto; contain-intrinsic-size: auto 2.1rem;  /* 10,000 rows */
 }
 .node[hidden] { display: none; }
 .node:hover { background: var(--background-fill-secondary); }

@@ -12,6 +12,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import torch
+
 from engine.codec import CodecUnavailableError, load_codec
 from tests.codec.tiny_sonar import build_tiny_sonar
 from tests.demo.tiny import TINY_CORPUS, build_tiny_demo_codec
@@ -26,10 +28,11 @@ DEMO_SHAPE = dict(vocab_size=350, dim=512, d_model=256, n_heads=4, encoder_layer
                   decoder_layers=3, memory_slots=8, max_tokens=32)  # fmt: skip
 
 
-def demo_codec(workdir: Path):
-    """The bundled demo codec, or a random-weight stand-in of its shape."""
+def demo_codec(workdir: Path, dtype: torch.dtype | None = None):
+    """The bundled demo codec (computing in `dtype`), or a random-weight stand-in of its
+    shape."""
     try:
-        return load_codec("demo", device="cpu"), "bundled weights"
+        return load_codec("demo", device="cpu", dtype=dtype), "bundled weights"
     except CodecUnavailableError:
         return build_tiny_demo_codec(workdir, **DEMO_SHAPE), "random weights (not built yet)"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import torch
 from gradio_client.utils import strip_invalid_filename_characters
 from playwright.sync_api import expect
@@ -325,3 +326,69 @@ def test_expand_whole_outline_reports_each_item_and_shows_what_the_server_holds(
     expect(sentence_rows(page)).to_have_text([n.text for n in view.sentences()])
     expect(page.locator("#doc-header")).to_contain_text(f"version {view.version}")
     page.screenshot(path=artifacts / "expand-outline-summary.png", full_page=True)
+
+
+def test_choosing_a_view_language_sends_one_request_and_greys_nothing_out(page, service):
+    import_text(page, "\n\n".join(PARAGRAPHS), "One request")
+    joins = []
+    page.on("request", lambda r: joins.append(r) if "/queue/join" in r.url else None)
+    choose_view_language(page, "French")
+    doc = next(d for d in service.store.list_documents() if d.title == "One request")
+    sentences = service.store.get_document(doc.id).sentences()
+    concepts = torch.tensor(np.stack([n.embedding for n in sentences]))
+    expect(sentence_rows(page)).to_have_text(service.codec.decode(concepts, lang="fra_Latn"))
+    expect(page.locator(".progress-text, .eta-bar")).to_have_count(0)  # no timer left behind
+    assert len(joins) == 1
+
+    page.locator("#outline li.kind-sentence").nth(2).click()  # the Read and History panels
+    expect(page.locator("#node-text textarea")).to_have_value(SENTENCES[2])
+    page.get_by_role("tab", name="History").click()
+    expect(page.locator("#history")).to_contain_text(SENTENCES[2])
+    expect(page.locator(".progress-text, .eta-bar")).to_have_count(0)
+    assert len(joins) == 2
+
+
+def test_a_tab_left_open_across_a_server_restart_keeps_working(browser, service, artifacts):
+    from app.ui import create_app_from, launch_options
+    from tests.app.conftest import free_port
+
+    port = free_port()
+
+    def start():
+        demo = create_app_from(service)
+        demo.queue(default_concurrency_limit=2).launch(
+            server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+            show_error=False, **launch_options(),
+        )  # fmt: skip
+        return demo
+
+    demo = start()
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(demo.local_url)
+        import_text(page, "\n\n".join(PARAGRAPHS), "Across a restart")
+        page.locator("#outline li.kind-sentence").nth(1).click()
+        page.locator("#regen-btn").click()
+        expect(page.locator("#alternatives label")).not_to_have_count(0)
+        demo.close()
+        demo = start()  # the same app, restarted; the tab stays open
+
+        node_id = int(page.locator("#outline li.kind-sentence").nth(1).get_attribute("data-id"))
+        page.locator("#alternatives label").first.click()
+        page.locator("#accept-btn").click()
+        editor = page.locator("#node-text textarea")
+        expect(editor).to_have_value(service.store.list_variants(node_id)[0].text)
+        expect(row(page, node_id).locator(".badge")).to_have_text("generated")
+        expect(message(page)).to_have_count(0)
+        doc = next(d for d in service.store.list_documents() if d.title == "Across a restart")
+
+        editor.fill("Written after the restart.")
+        page.locator("#save-btn").click()
+        expect(row(page, node_id).locator(".text")).to_have_text("Written after the restart.")
+        assert service.store.get_document(doc.id).node(node_id).text == "Written after the restart."
+        assert_nothing_covers_the_page(page)
+        page.screenshot(path=artifacts / "after-server-restart.png", full_page=True)
+    finally:
+        context.close()
+        demo.close()
