@@ -39,7 +39,7 @@ import sentencepiece as spm
 import torch
 from tqdm import tqdm
 
-from engine.codec.base import default_device_dtype
+from engine.codec.base import cpu_has_fast_bf16, default_device_dtype
 from engine.codec.demo import (
     LANG,
     PAD,
@@ -95,10 +95,17 @@ def default_train_config(device: torch.device | str, **overrides) -> TrainConfig
     return TrainConfig(**{**settings, **given})
 
 
+def uses_bf16(device: torch.device) -> bool:
+    """Train in bf16 autocast on a GPU, and on a CPU with bf16 matrix units (AMX), where
+    a training step of the demo codec runs 1.3-2x faster than in fp32."""
+    return device.type == "cuda" or (device.type == "cpu" and cpu_has_fast_bf16())
+
+
 def hardware(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"CPU, {torch.get_num_threads()} torch threads"
+    precision = "bf16 autocast" if uses_bf16(device) else "fp32"
+    return f"CPU, {torch.get_num_threads()} torch threads, {precision}"
 
 
 def sentence_file(sentences_dir: Path, split: str, lang: str = LANG) -> Path:
@@ -402,6 +409,7 @@ def train(
         streams.append((_Stream("translation", lengths, tc, state), pairs, translation_loss))
     last_ckpt = last_eval = time.time()
     budget = tc.budget_minutes * 60
+    bf16 = uses_bf16(device)
     bar = tqdm(
         total=round(budget), initial=round(state["train_seconds"]), desc="demo codec", unit="s"
     )
@@ -413,7 +421,7 @@ def train(
         t0 = time.time()
         for group in optim.param_groups:
             group["lr"] = lr_at(state["step"], state["train_seconds"], tc)
-        with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
             loss = loss_fn(model, rows, tc, device)
         optim.zero_grad(set_to_none=True)
         loss.backward()
