@@ -54,10 +54,11 @@ def codec_dtype(settings: Settings) -> torch.dtype | None:
     import torch
 
     from engine.codec.base import cpu_has_fast_bf16
+    from engine.device import default_device
 
     if settings.precision != "auto":
         return {"fp32": torch.float32, "bf16": torch.bfloat16}[settings.precision]
-    on_cpu = settings.device == "cpu" or (settings.device is None and not torch.cuda.is_available())
+    on_cpu = default_device(settings.device).type == "cpu"
     return torch.bfloat16 if on_cpu and cpu_has_fast_bf16() else None
 
 

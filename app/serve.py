@@ -76,6 +76,7 @@ def create_app(settings: Settings) -> gr.Blocks:
     """Load the codec, the LCM and the database named in `settings`, then build the page."""
     from app.service import WriterService
     from engine.codec import CodecError, load_codec
+    from engine.errors import ModelMismatchError, check_same_space
     from engine.lcm import load_lcm
     from storage import DocumentStore, StorageError
 
@@ -95,11 +96,10 @@ def create_app(settings: Settings) -> gr.Blocks:
                 "--lcm", settings.lcm, "a directory with config.json and model.safetensors"
             )
         ) from error
-    if lcm.dim != codec.dim:
-        raise StartupError(
-            f"the LCM works on {lcm.dim}-d concepts but the codec {codec.name!r} makes "
-            f"{codec.dim}-d ones: pick an LCM trained on this codec's embeddings."
-        )
+    try:
+        check_same_space(lcm, codec)
+    except ModelMismatchError as error:
+        raise StartupError(str(error)) from error
     try:
         store = DocumentStore(settings.db)
     except (StorageError, OSError) as error:

@@ -14,10 +14,11 @@ import argparse
 import json
 import sys
 
-from engine.codec import CodecError, load_codec
+from engine.codec import load_codec
+from engine.errors import EngineError, check_same_space
 from engine.lang import detect_language
-from engine.lcm import LCMCheckpointError, LCMNotFoundError, load_lcm
-from engine.segment import SegmentationError, split_sentences
+from engine.lcm import load_lcm
+from engine.segment import split_sentences
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,15 +50,11 @@ def run(args: argparse.Namespace) -> int:
         sentences = split_sentences(text, lang=lang)
         codec = load_codec(args.codec, device=args.device)
         lcm = load_lcm(args.lcm, device=args.device)
-        if lcm.dim != codec.dim:
-            raise CodecError(
-                f"the LCM works on {lcm.dim}-d concepts but codec {codec.name!r} makes "
-                f"{codec.dim}-d ones: use the codec the LCM was trained with"
-            )
+        check_same_space(lcm, codec)
         context = codec.encode(sentences, lang=lang)
         new = lcm.generate(context, max_concepts=args.max_concepts, seed=args.seed, **options)
         continuation = codec.decode(new, lang=args.out_lang or lang) if len(new) else []
-    except (CodecError, LCMNotFoundError, LCMCheckpointError, SegmentationError) as error:
+    except EngineError as error:  # a missing model, an unknown language, mismatched models
         print(f"error: {error}", file=sys.stderr)
         return 1
     except (ValueError, TypeError) as error:  # bad sampler options, e.g. --steps 0

@@ -13,13 +13,14 @@ import csv
 from dataclasses import dataclass
 from functools import cache
 
+from engine.errors import EngineError
 from engine.paths import LANGUAGES_TSV
 
 MIN_DETECT_CHARS = 20  # below this many letters langdetect is a coin toss
 MIN_DETECT_PROB = 0.80
 
 
-class UnknownLanguageError(ValueError):
+class UnknownLanguageError(EngineError, ValueError):
     """A language code that SONAR does not know (the message lists close matches)."""
 
 

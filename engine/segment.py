@@ -24,6 +24,7 @@ import unicodedata
 from functools import cache
 from typing import Any, Literal
 
+from engine.errors import EngineError
 from engine.sentence_rules import refine
 
 SAT_MODEL = "segment-any-text/sat-3l-sm"
@@ -50,7 +51,7 @@ _HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]|$)")
 _SCRIPT_TO_ISO = {"Hans": "zh", "Hant": "zh", "Jpan": "ja"}
 
 
-class SegmentationError(ValueError):
+class SegmentationError(EngineError, ValueError):
     """A segmentation request that cannot be served (the message says why)."""
 
 

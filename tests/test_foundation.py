@@ -78,3 +78,24 @@ def test_cli_lists_every_subcommand(capsys):
     out = capsys.readouterr().out
     for name in ("serve", "prepare", "train", "eval", "generate", "bench"):
         assert name in SUBCOMMANDS and name in out
+
+
+def test_every_engine_error_is_an_engine_error():
+    import importlib
+    import inspect
+    import pkgutil
+
+    import engine
+    from engine.errors import EngineError
+
+    skip = {"engine.codec.sonar"}  # needs fairseq2's native library; its errors are CodecErrors
+    found = []
+    for info in pkgutil.walk_packages(engine.__path__, "engine."):
+        if info.name in skip or info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Exception) and cls.__module__ == info.name:
+                found.append(cls)
+    assert len(found) >= 12
+    assert [c for c in found if not issubclass(c, EngineError)] == []

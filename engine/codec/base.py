@@ -13,8 +13,11 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
+from engine.device import default_device
+from engine.errors import EngineError
 
-class CodecError(Exception):
+
+class CodecError(EngineError):
     """Base class for codec failures that a user can act on (the message says how)."""
 
 
@@ -38,9 +41,7 @@ def default_device_dtype(
     Half precision halves memory and is how SONAR is served on GPUs; on a CPU it is slow
     and lossy, so fp32 is the CPU default.
     """
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
+    device = default_device(device)
     if dtype is None:
         if device.type == "cuda":
             dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

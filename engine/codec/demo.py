@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from engine.codec.base import CodecError, CodecUnavailableError, UnsupportedLanguageError
+from engine.device import default_device
 
 CODEC_TYPE = "demo"
 LANG = "eng_Latn"  # the language of a checkpoint that names none
@@ -398,7 +399,7 @@ class DemoCodec:
                 "Rebuild it with `lcm-writer demo-assets`."
             )
         cfg = load_config(path)
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = default_device(device)
         model = DemoAutoencoder(cfg)
         state = {k: v.float() for k, v in load_file(path / "model.safetensors").items()}
         # A checkpoint from before the language embedding writes its one language.

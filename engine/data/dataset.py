@@ -22,11 +22,12 @@ import numpy as np
 import torch
 
 from engine.data.shards import read_embeddings
+from engine.errors import EngineError
 
 SORT_WINDOW = 256  # examples sorted by length together before packing
 
 
-class DatasetError(ValueError):
+class DatasetError(EngineError, ValueError):
     """The shards hold too little usable data for the requested batches."""
 
 

@@ -16,10 +16,11 @@ import numpy as np
 from safetensors.torch import load_file, save_file
 
 from engine.data.shards import read_embeddings
+from engine.errors import EngineError
 from engine.lcm.normalizer import Normalizer
 
 
-class NormalizerFileError(ValueError):
+class NormalizerFileError(EngineError, ValueError):
     """A normaliser file is missing or does not match the model or data."""
 
 

@@ -19,6 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from engine.errors import EngineError
+
 TEXT = "text"
 SENTENCES = "text_sentences"
 EMBEDDINGS = "text_sentences_sonar_emb"
@@ -28,7 +30,7 @@ METADATA_KEY = b"lcm_writer"
 END_OF_TEXT = "End of text."
 
 
-class ShardError(ValueError):
+class ShardError(EngineError, ValueError):
     """Shards are missing, malformed or from another codec; the message says which."""
 
 

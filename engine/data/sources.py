@@ -15,13 +15,15 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from engine.errors import EngineError
+
 TEXT_SUFFIXES = (".txt", ".text")
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 RECORD_SUFFIXES = (".jsonl", ".parquet")
 SUFFIXES = TEXT_SUFFIXES + MARKDOWN_SUFFIXES + RECORD_SUFFIXES
 
 
-class SourceError(ValueError):
+class SourceError(EngineError, ValueError):
     """An input file cannot be read as documents; the message names the file and the fix."""
 
 

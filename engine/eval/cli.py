@@ -27,6 +27,7 @@ import torch
 from tqdm import tqdm
 
 from engine.data.shards import END_OF_TEXT, read_documents
+from engine.errors import check_same_space
 from engine.eval import concept_metrics as cm
 from engine.eval import text_metrics as tm
 from engine.eval import writer_metrics as wm
@@ -187,8 +188,7 @@ def evaluate(args: argparse.Namespace, model=None, codec=None) -> dict:
 
         name = args.codec or shard_codec(list_shards(args.data)[0])["codec"]
         codec = load_codec(name, args.device)
-    if model.dim != codec.dim:
-        raise ValueError(f"the model works on {model.dim}-d concepts, the codec on {codec.dim}-d")
+    check_same_space(model, codec)
     sentences = [s for d in docs for s in d["sentences"] if s != END_OF_TEXT]
     levels = [float(x) for x in args.noise_levels.split(",") if x.strip()]
     with torch.inference_mode():

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from engine.data.shards import END_OF_TEXT
+from engine.errors import check_same_space
 from engine.eval.cli import next_concept_metrics, usable_documents
 from engine.eval.mutual_information import UnigramCacheLM
 
@@ -66,8 +67,7 @@ def compare_samplers(
         from engine.lcm import load_lcm
 
         model = load_lcm(model, device=device)
-    if model.dim != codec.dim:
-        raise ValueError(f"the model works on {model.dim}-d concepts, the codec on {codec.dim}-d")
+    check_same_space(model, codec)
     docs = usable_documents(data, split, max_docs)
     lm = UnigramCacheLM([s for d in docs for s in d["sentences"] if s != END_OF_TEXT])
     rows = []

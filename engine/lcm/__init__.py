@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from engine.device import default_device
 from engine.paths import DEMO_LCM_DIR
 
 from .base_lcm import BaseLCM
@@ -30,8 +31,7 @@ DEMO_PATH = DEMO_LCM_DIR
 def load_lcm(name_or_path: str | Path, device: str | torch.device | None = None) -> ConceptModel:
     """A trained LCM in eval mode: "demo" (the bundled model) or a checkpoint directory.
     device=None picks CUDA when present."""
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = default_device(device)
     if str(name_or_path) == "demo":
         hint = "; run `make demo-assets` to build the bundled demo models"
         return ConceptModel.from_pretrained(DEMO_PATH, device, hint=hint)

@@ -14,16 +14,18 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from engine.errors import EngineError
+
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 FORMAT = "lcm-writer/lcm/1"
 
 
-class LCMNotFoundError(FileNotFoundError):
+class LCMNotFoundError(EngineError, FileNotFoundError):
     """No checkpoint where one was asked for."""
 
 
-class LCMCheckpointError(ValueError):
+class LCMCheckpointError(EngineError, ValueError):
     """A checkpoint exists but cannot be read (corrupt, foreign or incompatible)."""
 
 

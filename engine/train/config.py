@@ -14,8 +14,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from engine.errors import EngineError
 
-class RecipeError(ValueError):
+
+class RecipeError(EngineError, ValueError):
     """A recipe file or override is invalid; the message names the field and the problem."""
 
 
