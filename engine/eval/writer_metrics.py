@@ -22,8 +22,10 @@ digit or underscore ("1990", "3rd", "x_1") are not words and count neither way.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -170,18 +172,26 @@ def concept_cosines(sampled: torch.Tensor, places: list[Position]) -> dict[str, 
     }
 
 
-def regenerate(model, contexts: list[torch.Tensor], k: int, seed: int) -> torch.Tensor:
-    """K sampled concepts per context, [P, K, dim] on the CPU; context i uses seed + i."""
+def regenerate(
+    model, contexts: list[torch.Tensor], k: int, seed: int, **options: Any
+) -> torch.Tensor:
+    """K sampled concepts per context, [P, K, dim] on the CPU; context i uses seed + i;
+    `options` override the model's sampler."""
     samples = [
-        model.sample_next(c.to(model.device), num_samples=k, seed=seed + i).float().cpu()
+        model.sample_next(c.to(model.device), num_samples=k, seed=seed + i, **options).float().cpu()
         for i, c in enumerate(tqdm(contexts, desc="regenerate", leave=False))
     ]
     return torch.stack(samples)
 
 
-def continue_texts(model, codec, contexts, length: int, seed: int, lang: str) -> list[list[str]]:
-    """Up to `length` generated sentences per context (fewer where the model ends the text)."""
-    generated = model.generate_batch([c.to(model.device) for c in contexts], length, seed=seed)
+def continue_texts(
+    model, codec, contexts, length: int, seed: int, lang: str, **options: Any
+) -> list[list[str]]:
+    """Up to `length` generated sentences per context (fewer where the model ends the text
+    or keeps repeating itself); `options` override the model's sampler."""
+    generated = model.generate_batch(
+        [c.to(model.device) for c in contexts], length, seed=seed, **options
+    )
     concepts = torch.cat([g.float().cpu() for g in generated])
     decoded = codec.decode(concepts, lang=lang) if len(concepts) else []
     bounds = np.cumsum([0] + [len(g) for g in generated])
@@ -213,10 +223,13 @@ def writer_metrics(
     seed: int = 0,
     lang: str = "eng_Latn",
     examples: int = 10,
+    sampler: Mapping[str, Any] | None = None,
 ) -> dict:
     """Regenerate K alternatives and continue `continuation` sentences at up to `positions`
     seeded positions per document (docs as engine.data.shards.read_documents returns them);
-    the figures of the module docstring plus `examples`, drawn with the same seed."""
+    the figures of the module docstring plus `examples`, drawn with the same seed.
+    `sampler` overrides the model's sampler options (e.g. {"guidance_scale": 3.0})."""
+    options = dict(sampler or {})
     rng = np.random.default_rng(seed)
     places = sample_positions(docs, positions, rng)
     if not places:
@@ -225,10 +238,10 @@ def writer_metrics(
     true = [p.sentence for p in places]
     held_out = [p.held_out(continuation) for p in places]
 
-    sampled = regenerate(model, contexts, k, seed)
+    sampled = regenerate(model, contexts, k, seed, **options)
     decoded = codec.decode(sampled.flatten(0, 1), lang=lang)
     alternatives = [decoded[i * k : (i + 1) * k] for i in range(len(places))]
-    continued = continue_texts(model, codec, contexts, continuation, seed, lang)
+    continued = continue_texts(model, codec, contexts, continuation, seed, lang, **options)
     continuations = [" ".join(c) for c in continued]
     chosen = sorted(rng.choice(len(places), min(examples, len(places)), replace=False))
     return {

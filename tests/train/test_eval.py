@@ -8,6 +8,7 @@ import torch
 
 from engine.data.shards import END_OF_TEXT
 from engine.eval import cli as eval_cli
+from engine.eval import sampler_sweep
 from engine.eval.mutual_information import UnigramCacheLM
 from engine.eval.sampler_comparison import VARIANTS, compare_samplers, markdown_table
 from engine.eval.text_metrics import auto_bleu
@@ -138,3 +139,36 @@ def test_sampler_comparison_table():
         "| a | guidance_space=noise | 0.7500 | 1.0000 | 0.2500 | 0.5000 |\n"
         "| b | model defaults | 0.5000 | 2.0000 | 0.5000 | 0.4000 |\n"
     )
+
+
+def test_sampler_sweep_scores_each_value_at_the_same_positions(setup):
+    root, codec, model = setup
+    docs = eval_cli.usable_documents(root / "s", "valid", 32)
+    words = {w.lower() for t in TEXT for w in t.replace(".", "").split()}
+    rows = sampler_sweep.sweep(model, codec, docs, words, values=(1.0, 4.0), positions=2,
+                               n=3, tries=4)  # fmt: skip
+    assert [r["guidance_scale"] for r in rows] == [1.0, 4.0]
+    lm = UnigramCacheLM([s for d in docs for s in d["sentences"] if s != END_OF_TEXT])
+    at_one = eval_cli.next_concept_metrics(model, codec, docs, lm, "eng_Latn", 0, 2,
+                                           {"guidance_scale": 1.0})  # fmt: skip
+    assert rows[0]["contrastive_accuracy"] == at_one["contrastive_accuracy"]
+    assert rows[0]["l2"] != rows[1]["l2"]  # the option reached the sampler
+    for row in rows:
+        assert 0 <= row["exact"] <= row["tries"] == 4
+        assert 0 <= row["regen_word_rate"] <= 1 and row["held_out_rep_4"] >= 0
+    again = sampler_sweep.exact_expansions(model, docs, 3, 4, 0, guidance_scale=1.0)
+    assert again == rows[0]["exact"]  # seeded
+
+
+def test_sampler_sweep_chooses_the_most_accurate_value_that_neither_stops_nor_loops():
+    def row(g, accuracy, exact, rep):
+        return {"guidance_scale": g, "contrastive_accuracy": accuracy, "l2": 1.0,
+                "regen_word_rate": 0.9, "regen_distinct_2": 0.9, "continuation_rep_4": rep,
+                "held_out_rep_4": 0.01, "exact": exact, "tries": 20}  # fmt: skip
+
+    rows = [row(1.0, 0.58, 20, 0.0), row(3.0, 0.65, 20, 0.004), row(5.0, 0.67, 20, 0.013),
+            row(8.0, 0.68, 3, 0.013)]  # fmt: skip
+    assert sampler_sweep.choose(rows)["guidance_scale"] == 3.0
+    table = sampler_sweep.markdown_table(rows)
+    assert "| **3** | 0.6500 |" in table and "| 8 | 0.6800 |" in table and "3 of 20" in table
+    assert sampler_sweep.choose([row(8.0, 0.68, 3, 0.013)]) is None
