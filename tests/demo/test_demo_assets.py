@@ -8,7 +8,12 @@ from safetensors.torch import load_file
 
 from engine.codec.demo_eval import verdicts
 from engine.codec.demo_train import GPU_SETTINGS, TrainConfig, default_train_config
-from engine.demo_assets import bundle_lcm, lcm_status, set_sampler_section
+from engine.demo_assets import (
+    bundle_lcm,
+    lcm_status,
+    set_guidance_section,
+    set_sampler_section,
+)
 from engine.lcm import build_model, load_lcm, preset
 
 
@@ -103,3 +108,23 @@ def test_sampler_section_is_added_to_an_older_card_and_rewritten_in_place(tmp_pa
     again = card.read_text()
     assert again.count("## Sampler variants") == 1 and "0.6500" in again
     assert again.startswith("# LCM\n\n## Results\n\ntable\n\n## Limits\n- small\n")
+
+
+def test_guidance_section_sits_beside_the_sampler_section_and_names_the_choice(tmp_path):
+    card = tmp_path / "README.md"
+    card.write_text("# LCM\n\n## Limits\n- small\n")
+    set_sampler_section(card, [{"variant": "noise", "options": {}, "l2": 1.0}], "docs")
+
+    def row(g, accuracy, exact):
+        return {"guidance_scale": g, "contrastive_accuracy": accuracy, "l2": 1.0,
+                "regen_word_rate": 0.9, "regen_distinct_2": 0.9, "continuation_rep_4": 0.0,
+                "held_out_rep_4": 0.01, "exact": exact, "tries": 20}  # fmt: skip
+
+    set_guidance_section(card, [row(3.0, 0.65, 20), row(8.0, 0.68, 3)], "held-out docs")
+    text = card.read_text()
+    assert text.index("## Sampler variants") < text.index("## Guidance scale")
+    assert "Chosen: **3**" in text and "| 8 | 0.6800 |" in text and "3 of 20" in text
+    set_guidance_section(card, [row(8.0, 0.68, 3)], "held-out docs")
+    again = card.read_text()
+    assert again.count("## Guidance scale") == 1 and "No value met both" in again
+    assert again.count("## Sampler variants") == 1
