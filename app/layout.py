@@ -28,6 +28,9 @@ EDITOR_FIELDS = (
     "alternatives", "deleted", "message", "reload",
 )  # fmt: skip
 
+# The library until the page's first read arrives (a test, or a writer, waits for it).
+LOADING = '<p class="empty loading">Loading the library…</p>'
+
 CSS = """
 .gradio-container { max-width: 1400px !important; }
 #app-title h1 { margin: 0; font-size: 1.5rem; letter-spacing: -.01em; }
@@ -143,7 +146,7 @@ def build_layout(codec_name: str, codec_languages: Sequence[str], max_upload_mb:
 
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=240):
-            library = clickable_list(views.library_html([], None), elem_id="library")
+            library = clickable_list(LOADING, elem_id="library")
             with gr.Accordion("Import or new", open=True):
                 import_title = gr.Textbox(
                     label="Title", placeholder="optional", elem_id="import-title"

@@ -168,7 +168,7 @@ def browser_open_case(service: WriterService, doc: DocumentView, repeats: int) -
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(120_000)
             page.goto(demo.local_url)
-            page.wait_for_selector("#outline")
+            page.wait_for_selector("#library .loading", state="detached")
             last = f'#outline li.node[data-id="{doc.nodes[-1].id}"]'
             for _ in range(repeats + 1):  # the first is the warm-up
                 page.locator("#library li", has_text=small.title).click()

@@ -97,7 +97,7 @@ def page(browser, app_url):
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.goto(app_url)
-    page.wait_for_selector("#outline")
+    page.wait_for_selector("#library .loading", state="detached")  # the first read is in
     yield page
     context.close()
 

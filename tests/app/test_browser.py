@@ -31,8 +31,11 @@ def sentence_rows(page):
 
 
 def import_text(page, text: str, title: str) -> None:
-    page.locator("#import-text textarea").fill(text)
+    field = page.locator("#import-text textarea")
+    expect(field).to_be_visible()  # typed into before it is shown, a value can be lost
+    field.fill(text)
     page.locator("#import-title textarea, #import-title input").first.fill(title)
+    expect(field).to_have_value(text)
     page.locator("#import-btn").click()
     expect(library_item(page, title)).to_have_attribute("aria-selected", "true")
 
@@ -367,8 +370,10 @@ def test_a_tab_left_open_across_a_server_restart_keeps_working(browser, service,
     page = context.new_page()
     try:
         page.goto(demo.local_url)
+        page.wait_for_selector("#library .loading", state="detached")
         import_text(page, "\n\n".join(PARAGRAPHS), "Across a restart")
         page.locator("#outline li.kind-sentence").nth(1).click()
+        expect(page.locator("#node-text textarea")).to_have_value(SENTENCES[1])
         page.locator("#regen-btn").click()
         expect(page.locator("#alternatives label")).not_to_have_count(0)
         demo.close()
