@@ -17,7 +17,7 @@ from storage.types import (
     State,
     VariantView,
 )
-from storage.validate import decode_embedding
+from storage.validate import decode_embedding, fidelity_of
 
 
 def state_of(locked: bool, stale: bool) -> State:
@@ -42,13 +42,19 @@ VIEW_FIELDS = (
     "version",
     "created_at",
     "updated_at",
+    "reading",
+    "reading_cosine",
+    "reading_chrf",
+    "nearest_id",
+    "nearest_cosine",
 )
 
 
 def _node(values: tuple, position: int, depth: int, variant_count: int) -> NodeView:
     """A view from the VIEW_FIELDS values (positional: this runs once per node on load)."""
     (ident, document_id, parent_id, _, kind, text, language, embedding, dtype, origin) = values[:10]
-    stale, locked, edited, version, created_at, updated_at = values[10:]
+    stale, locked, edited, version, created_at, updated_at = values[10:16]
+    reading, reading_cosine, reading_chrf, nearest_id, nearest_cosine = values[16:]
     return NodeView(
         ident,
         document_id,
@@ -66,6 +72,9 @@ def _node(values: tuple, position: int, depth: int, variant_count: int) -> NodeV
         created_at,
         updated_at,
         variant_count,
+        fidelity_of(reading, reading_cosine, reading_chrf),
+        nearest_id,
+        nearest_cosine,
     )
 
 
@@ -165,6 +174,8 @@ def variant_view(variant: Variant) -> VariantView:
         score=variant.score,
         created_at=variant.created_at,
         accepted=variant.accepted,
+        follows=variant.follows,
+        leads_on=variant.leads_on,
     )
 
 
@@ -182,4 +193,5 @@ def revision_view(revision: Revision, status: ChangeStatus) -> RevisionView:
         deleted=revision.deleted,
         created_at=revision.created_at,
         status=status.value,
+        fidelity=fidelity_of(revision.reading, revision.reading_cosine, revision.reading_chrf),
     )
