@@ -96,7 +96,8 @@ DRAWN_PER_SHOWN = 3  # regenerate draws 3K candidates and shows the K that lead 
 MISREAD_CHRF = 50.0
 MISREAD_COSINE = 0.9
 # Two sentences of a document this close in concept space (cosine) say the same thing:
-# set on held-out pairs, paraphrases against unrelated neighbours (docs/concept_checks.md).
+# set for the bundled codec on held-out pairs, paraphrases against unrelated neighbours
+# (assets/demo/codec/README.md, "Repeated meaning threshold"); another codec needs its own.
 REPEAT_COSINE = 0.9
 TEXT_TRUTH = (Origin.TYPED, Origin.IMPORTED)  # origins whose text, not concept, is the truth
 LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(.+)$")

@@ -1,6 +1,6 @@
 """Held-out measurements behind the writer's concept checks.
 
-`compare_regenerate`: at held-out positions with a sentence after them, plain regenerate
+`regenerate_cases` / `summarise`: at held-out positions with a sentence after them, plain regenerate
 (K draws from the context before) against regenerate that fits both sides (the K of
 `drawn` draws that best lead on to the real next sentence, engine.lcm.scoring), scored by
 the cosine of the alternatives to the sentence that was really there: the one listed
@@ -13,7 +13,7 @@ the most pairs of both kinds right.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -26,17 +26,17 @@ WAYS = ("plain", "fits_both_sides")
 FIGURES = ("first", "best", "mean")
 
 
-def compare_regenerate(
+def regenerate_cases(
     model: NextConceptModel,
     docs: Sequence[dict],
     k: int = 4,
     drawn: int = 12,
     positions: int = 4,
     seed: int = 0,
-) -> dict:
-    """{"predictions", "k", "drawn", "plain": {first, best, mean}, "fits_both_sides": ...}:
-    mean cosines to the true sentence at up to `positions` positions per document that
-    have a context and a next sentence (positions and noise fixed by `seed`)."""
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Per held-out position (up to `positions` per document with a context and a next
+    sentence; positions and noise fixed by `seed`), each way's K alternatives' cosines to
+    the true sentence, in the order shown."""
     rng = np.random.default_rng(seed)
     cases = []
     for doc in docs:
@@ -45,16 +45,23 @@ def compare_regenerate(
             continue
         for p in sorted(rng.choice(np.arange(1, n - 1), min(positions, n - 2), replace=False)):
             cases.append(torch.from_numpy(np.asarray(doc["embeddings"][: p + 2])))
-    scores: dict[str, list[torch.Tensor]] = {way: [] for way in WAYS}
     for i, rows in enumerate(tqdm(cases, desc="regenerate", leave=False)):
         context, true, following = rows[:-2], rows[-2], rows[-1]
         plain = model.sample_next(context, num_samples=k, seed=seed + i)
         fitted = best_fitting(model, context, following, k, drawn, seed + i).candidates
-        for way, shown in zip(WAYS, (plain, fitted), strict=True):
-            scores[way].append(F.cosine_similarity(shown.float(), true[None].float(), dim=-1))
+        yield {
+            way: F.cosine_similarity(shown.float(), true[None].float(), dim=-1)
+            for way, shown in zip(WAYS, (plain, fitted), strict=True)
+        }
+
+
+def summarise(cases: Sequence[dict[str, torch.Tensor]], k: int, drawn: int) -> dict:
+    """{"predictions", "k", "drawn", "plain": {first, best, mean}, "fits_both_sides": ...}:
+    the mean cosine to the true sentence of the alternative listed first, of the best of
+    the K, and of all K."""
     result: dict = {"predictions": len(cases), "k": k, "drawn": drawn}
     for way in WAYS:
-        rows = torch.stack(scores[way])  # [cases, k], in the order shown
+        rows = torch.stack([case[way] for case in cases])  # [cases, k]
         result[way] = {
             "first": rows[:, 0].mean().item(),
             "best": rows.max(dim=1).values.mean().item(),
