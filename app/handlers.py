@@ -194,11 +194,22 @@ class Handlers:
     @shown
     def regenerate(self, doc_id, node_id, k) -> dict:
         options = self.service.regenerate(doc_id, node_id, k)
-        choices = [(views.alternative_label(o.text, o.similarity), o.variant_id) for o in options]
+        choices = [
+            (views.alternative_label(o.text, o.similarity, o.follows, o.leads_on), o.variant_id)
+            for o in options
+        ]
+        shelf = self.service.workspace(doc_id, node_id).variants
         return {
             self.page.alternatives: gr.Radio(choices=choices, value=None),
+            self.page.shelf: views.shelf_html(shelf),
             self.page.message: "",
         }
+
+    @shown
+    def use_variant(self, doc_id, node_id, version, lang, evt: gr.EventData) -> dict:
+        """One click on the shelf: that alternative becomes the node's text and concept."""
+        self.service.accept_variant(doc_id, node_id, evt.id, _int(version))
+        return self.screen(doc_id, node_id, lang, "Used the alternative from the shelf.")
 
     @shown
     def accept(self, doc_id, node_id, version, variant, lang) -> dict:
@@ -380,7 +391,7 @@ def wire(page: Page, writer: Handlers, demo: gr.Blocks) -> None:
     p.regen_btn.click(
         writer.regenerate,
         [p.doc_id, p.node_id, p.k_slider],
-        [p.alternatives, p.message, p.reload_btn],
+        [p.alternatives, p.shelf, p.message, p.reload_btn],
         api_name="regenerate",
         **quiet,
     )
@@ -394,6 +405,7 @@ def wire(page: Page, writer: Handlers, demo: gr.Blocks) -> None:
         api_name="accept_variant",
         **quiet,
     )
+    p.shelf.select(writer.use_variant, node_in, editor, api_name="use_variant", **quiet)
     p.keep_btn.click(lambda: gr.Radio(choices=[], value=None), None, p.alternatives, api_name=False)
     p.expand_btn.click(
         writer.expand,

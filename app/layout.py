@@ -25,7 +25,7 @@ NEW_KINDS = {"Sentence": Kind.SENTENCE, "Outline item": Kind.OUTLINE, "Section":
 EDITOR_FIELDS = (
     "library", "doc_id", "title", "header", "tree", "reading", "doc_version", "node_id",
     "node_version", "node_info", "node_text", "lock", "undo", "redo", "history",
-    "alternatives", "deleted", "message", "reload",
+    "alternatives", "deleted", "message", "reload", "shelf",
 )  # fmt: skip
 
 # The library until the page's first read arrives (a test, or a writer, waits for it).
@@ -49,6 +49,10 @@ CSS = """
   background: var(--background-fill-secondary); }
 #messages .message.error { border-color: #c0504d; background: #fdf1f0; color: #7a1f1c; }
 #messages .message.error strong { display: block; }
+#reading .plan { color: var(--body-text-color-subdued); font-style: italic; }
+body:has(#show-plan input:not(:checked)) #reading .plan { display: none; }
+#node-info .misread { border-left: 3px solid #c0504d; padding-left: .5rem; }
+#node-info .repeats { border-left: 3px solid #bf9a6c; padding-left: .5rem; }
 """
 
 
@@ -87,6 +91,7 @@ class Page:
     expand_all_btn: gr.Button
     cancel_btn: gr.Button
     reading: gr.HTML
+    show_plan: gr.Checkbox
     node_info: gr.HTML
     node_text: gr.Textbox
     save_btn: gr.Button
@@ -100,6 +105,7 @@ class Page:
     regen_btn: gr.Button
     alternatives: gr.Radio
     chosen_variant: gr.Number  # the picked alternative's id, copied in the browser
+    shelf: gr.HTML
     accept_btn: gr.Button
     keep_btn: gr.Button
     expand_n: gr.Slider
@@ -121,7 +127,7 @@ class Page:
             self.library, self.doc_id, self.title_box, self.doc_header, self.tree,
             self.reading, self.doc_version, self.node_id, self.node_version, self.node_info,
             self.node_text, self.lock_btn, self.undo_btn, self.redo_btn, self.history,
-            self.alternatives, self.deleted, self.message, self.reload_btn,
+            self.alternatives, self.deleted, self.message, self.reload_btn, self.shelf,
         ]  # fmt: skip
 
 
@@ -195,6 +201,8 @@ def build_layout(codec_name: str, codec_languages: Sequence[str], max_upload_mb:
                     choices,
                     value=codec_languages[0],
                     label="View in",
+                    info="This codec's languages first; type to filter",
+                    filterable=True,
                     elem_id="view-lang",
                     scale=2,
                     min_width=140,
@@ -210,6 +218,9 @@ def build_layout(codec_name: str, codec_languages: Sequence[str], max_upload_mb:
                 expand_all_btn = gr.Button("Expand whole outline", elem_id="expand-all-btn")
                 cancel_btn = gr.Button("Cancel", variant="stop", elem_id="cancel-btn")
             with gr.Accordion("Read", open=False):
+                show_plan = gr.Checkbox(
+                    value=True, label="Show the outline's plan lines", elem_id="show-plan"
+                )
                 reading = gr.HTML("", elem_id="reading")
 
         with gr.Column(scale=2, min_width=300):
@@ -236,12 +247,18 @@ def build_layout(codec_name: str, codec_languages: Sequence[str], max_upload_mb:
                     k_slider = gr.Slider(2, 8, value=4, step=1, label="Alternatives (K)")
                     regen_btn = gr.Button("Regenerate", variant="primary", elem_id="regen-btn")
                 alternatives = gr.Radio(
-                    [], label="Alternatives (similarity · text)", elem_id="alternatives"
+                    [],
+                    label="Alternatives (leads on · follows · similarity · text)",
+                    info="Leads on: how well the sentence after it follows from it; follows: "
+                    "how well it fits what comes before",
+                    elem_id="alternatives",
                 )
                 chosen_variant = gr.Number(None, visible=False, precision=0)
                 with gr.Row():
                     accept_btn = gr.Button("Accept", size="sm", elem_id="accept-btn")
                     keep_btn = gr.Button("Keep current", size="sm", elem_id="keep-btn")
+                with gr.Accordion("Alternatives shelf: every one generated here", open=False):
+                    shelf = clickable_list(views.shelf_html([]), elem_id="shelf")
             with gr.Tab("Write"):
                 with gr.Row():
                     expand_n = gr.Slider(1, 10, value=5, step=1, label="Sentences")

@@ -79,6 +79,11 @@ function parentOf(row) {
 }
 
 element.addEventListener('click', (event) => {
+  const link = event.target.closest('[data-goto]');
+  if (link) {
+    select(rows().find((r) => r.dataset.id === link.dataset.goto), 0);
+    return;
+  }
   const row = event.target.closest('li.node');
   if (!row) return;
   if (event.target.classList.contains('twisty')) { toggle(row); focusRow(row); return; }
@@ -148,6 +153,12 @@ CSS = r"""
 .badge-locked > .badge {
   border-color: #555; color: #333; background: var(--background-fill-secondary); font-weight: 600;
 }
+.check {
+  flex: 0 0 auto; font-size: .7rem; padding: 0 .45rem; border-radius: 999px;
+  border: 1px dashed currentColor; text-transform: lowercase;
+}
+.check.misread { color: #b03a37; cursor: help; }
+.check.repeats { color: #8a6322; cursor: pointer; text-decoration: underline dotted; }
 .empty { color: var(--body-text-color-subdued); padding: 1rem; }
 @media (max-width: 640px) {
   .node { padding-left: calc(var(--depth) * .7rem + .25rem); }

@@ -23,21 +23,27 @@ def render(page: Page, ws: Workspace, note: str = "", *, keep_text: bool = False
         page.title_box: doc.title if doc else "",
         page.doc_header: views.document_header(doc),
         page.tree: views.outline_html(
-            doc.nodes if doc else [], node.id if node else None, ws.translations
-        ),
+            doc.nodes if doc else [],
+            node.id if node else None,
+            ws.translations,
+            ws.misread,
+            ws.repeats,
+        ),  # fmt: skip
         page.reading: views.reading_html(doc.nodes, ws.translations) if doc else "",
         page.doc_version: doc.version if doc else None,
         page.node_id: node.id if node else None,
         page.node_version: node.version if node else None,
-        page.node_info: views.node_summary(node),
+        page.node_info: views.node_summary(node)
+        + views.checks_html(node, doc, ws.misread, ws.repeats),
         page.node_text: node.text if node else "",
         page.lock_btn: "Unlock" if node and node.locked else "Lock",
         page.undo_btn: gr.Button(interactive=bool(doc and doc.can_undo)),
         page.redo_btn: gr.Button(interactive=bool(doc and doc.can_redo)),
-        page.history: views.history_html(ws.history) if node else "",
+        page.history: views.history_html(ws.history, ws.moves) if node else "",
         page.alternatives: gr.Radio(choices=[], value=None),
         page.message: messages.info(note) if note else "",
         page.reload_btn: gr.Button(interactive=False),
+        page.shelf: views.shelf_html(ws.variants),
     }
     if keep_text:
         del shown[page.node_text]

@@ -1,11 +1,13 @@
 """The one place where the engine and the store meet: one method per user action, and the
 page's only door to both.
 
-Import: paragraphs -> sentences -> language -> concepts -> a stored tree. Edit:
-re-encode. Regenerate: the preceding concepts -> `lcm.sample_next` -> decode -> stored
-variants scored by cosine similarity to the current concept. Translate: decode in another
-language through the store's translation cache. Expand, continue: `lcm.generate` after the
-right context. `workspace` is the one read the page renders after any action.
+Import: paragraphs -> sentences -> language -> concepts -> round trips -> a stored tree.
+Edit: re-encode and read back. Regenerate: the preceding concepts -> `lcm.sample_next`
+-> the candidates that best lead on to the next sentence (engine.lcm.scoring) -> decode
+-> stored variants with their fit and their cosine similarity to the current concept.
+Translate: decode in another language through the store's translation cache. Expand,
+continue: `lcm.generate` after the right context. `workspace` is the one read the page
+renders after any action.
 
 Every method checks its arguments (the document exists and is not deleted, the node is in
 it, counts are in range) and raises `ServiceError` subclasses (app/errors.py) whose
@@ -14,6 +16,7 @@ messages are for the writer. No SQL and no model code here.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import unicodedata
@@ -38,13 +41,16 @@ from app.errors import (
     refusals,
 )
 from engine.codec import ConceptCodec
+from engine.codec.round_trip import round_trips
 from engine.lang import detect_language
+from engine.lcm.scoring import best_fitting
 from engine.segment import heading_level, split_paragraphs, split_sentences
 from storage import (
     ChangeView,
     DocumentStore,
     DocumentSummary,
     DocumentView,
+    Fidelity,
     Kind,
     NewNode,
     NewVariant,
@@ -52,6 +58,7 @@ from storage import (
     NotFoundError,
     Origin,
     RevisionView,
+    VariantView,
     decode_import,
 )
 
@@ -83,6 +90,17 @@ MAX_ALTERNATIVES = 8  # each one is decoded and shown: more do not fit a screen
 # grows with the context on every call.
 CONTEXT_WINDOW = 128
 NEVER = 2.0  # a cosine threshold no pair of concepts reaches
+DRAWN_PER_SHOWN = 3  # regenerate draws 3K candidates and shows the K that lead on best
+# A sentence is flagged "the model may misread this" when its concept decodes to a reading
+# that shares less than half of its character n-grams (chrF < 50 on 0-100: a different
+# sentence, not a rewording) or whose own concept lies farther than cosine 0.9 from it.
+MISREAD_CHRF = 50.0
+MISREAD_COSINE = 0.9
+# Two sentences of a document this close in concept space (cosine) say the same thing:
+# set for the bundled codec on held-out pairs, paraphrases against unrelated neighbours
+# (assets/demo/codec/README.md, "Repeated meaning threshold"); another codec needs its own.
+REPEAT_COSINE = 0.64
+TEXT_TRUTH = (Origin.TYPED, Origin.IMPORTED)  # origins whose text, not concept, is the truth
 LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(.+)$")
 EXPORT_FORMATS = ("md", "txt", "json")
 
@@ -101,11 +119,15 @@ class LCM(Protocol):
 
 @dataclass(frozen=True)
 class Alternative:
-    """One proposal from "regenerate" with its cosine similarity to the current concept."""
+    """One proposal from "regenerate": its cosine similarity to the current concept, how
+    well it follows what comes before and leads on to what comes after (None at the end of
+    a text: nothing follows)."""
 
     variant_id: int
     text: str
     similarity: float | None
+    follows: float | None = None
+    leads_on: float | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +144,10 @@ class Expansion:
 class Workspace:
     """Everything the page shows, from one read without embeddings: the library, the open
     document (None: none open, or it was deleted), the selected node and its history, and
-    the document's text in the view language when that is not its own."""
+    the document's text in the view language when that is not its own; the concept checks:
+    sentences the codec may misread, sentences that repeat another one's meaning (by id,
+    the other's id), how far each revision moved the concept, and every variant ever
+    generated for the selected node (newest first)."""
 
     documents: tuple[DocumentSummary, ...]
     deleted: tuple[DocumentSummary, ...]
@@ -131,6 +156,10 @@ class Workspace:
     history: tuple[RevisionView, ...] = ()
     translations: dict[int, str] = field(default_factory=dict)
     language: str | None = None  # the language shown; None: the document's own
+    misread: frozenset[int] = frozenset()
+    repeats: dict[int, int] = field(default_factory=dict)
+    moves: tuple[float | None, ...] = ()  # per revision: 1 - cosine to the previous concept
+    variants: tuple[VariantView, ...] = ()
 
 
 @dataclass
@@ -139,6 +168,9 @@ class WriterService:
     lcm: LCM
     store: DocumentStore
     rng: random.Random = field(default_factory=random.Random)
+    misread_chrf: float = MISREAD_CHRF
+    misread_cosine: float = MISREAD_COSINE
+    repeat_cosine: float = REPEAT_COSINE
 
     def warm_up(self) -> None:
         """Load the segmenter and run each model once, so the first writer does not wait."""
@@ -173,7 +205,22 @@ class WriterService:
         history = tuple(self.store.node_history(node.id)) if node else ()
         shown = language if language in self.codec.languages and language != doc.language else None
         translations = self.translate_document(doc.id, shown) if shown else {}
-        return Workspace(live, deleted, doc, node, history, translations, shown)
+        misread = frozenset(
+            n.id
+            for n in doc.nodes
+            if n.fidelity
+            and (n.fidelity.chrf < self.misread_chrf or n.fidelity.cosine < self.misread_cosine)
+        )
+        repeats = {
+            n.id: n.nearest_id
+            for n in doc.sentences()
+            if n.nearest_id is not None and n.nearest_cosine >= self.repeat_cosine
+        }
+        variants = tuple(reversed(self.store.list_variants(node.id))) if node else ()
+        return Workspace(
+            live, deleted, doc, node, history, translations, shown,
+            misread, repeats, _moves(history), variants,
+        )  # fmt: skip
 
     # -- documents ------------------------------------------------------------------------
 
@@ -194,6 +241,7 @@ class WriterService:
         tree = self._build_tree(text, language, progress)
         if not tree:
             raise ServiceError("There is nothing to import: the text has no sentences.")
+        tree = self._read_back(tree, language, progress)
         title = title.strip() or _title_from(text)
         return self.store.create_document(
             title, tree, language=language, codec_name=self.codec.name, codec_dim=self.codec.dim
@@ -218,7 +266,7 @@ class WriterService:
             )
         return self.store.create_document(
             title.strip() or exported.title,
-            exported.nodes,
+            self._read_back(exported.nodes, exported.language, progress),
             language=exported.language,
             codec_name=exported.codec_name,
             codec_dim=exported.codec_dim,
@@ -229,7 +277,14 @@ class WriterService:
         title = title.strip() or "Untitled"
         _check_writable(title, "The title")
         language = self.codec.languages[0]
-        item = NewNode(Kind.OUTLINE, title, self._encode([title], language)[0], language)
+        concept = self._encode([title], language)[0]
+        item = NewNode(
+            Kind.OUTLINE,
+            title,
+            concept,
+            language,
+            fidelity=self._fidelity(title, concept, language),
+        )
         return self.store.create_document(
             title, [item], language=language, codec_name=self.codec.name, codec_dim=self.codec.dim
         )
@@ -280,27 +335,40 @@ class WriterService:
         language = self._language_of(text, fallback=node.language)
         embedding = self._encode([text], language)[0]
         return self.store.edit_text(
-            node.id, text, expected_version=expected_version, embedding=embedding, language=language
+            node.id,
+            text,
+            expected_version=expected_version,
+            embedding=embedding,
+            language=language,
+            fidelity=self._fidelity(text, embedding, language),
         )
 
     @refusals
     def regenerate(self, document_id: int, node_id: int, k: int) -> list[Alternative]:
-        """K alternatives for a node, sampled from the concepts before it, kept as variants."""
+        """K alternatives for a node that fit both of its sides: drawn from the concepts
+        before it, the K of `DRAWN_PER_SHOWN` x K that best lead on to the sentence after
+        it, best first (at the end of the text, K plain draws); kept as variants."""
         k = _check_count(k, 1, MAX_ALTERNATIVES, "alternatives")
-        node, context = self._window(document_id, node_id)
+        node, context, after = self._window(document_id, node_id)
         if node.embedding is None:
             raise ServiceError("Only sentences, outline items and headings can be regenerated.")
-        samples = self.lcm.sample_next(context, num_samples=k, seed=self._seed())
+        scored = best_fitting(
+            self.lcm, context, after, shown=k, drawn=DRAWN_PER_SHOWN * k, seed=self._seed()
+        )
+        samples = scored.candidates
         texts = self.codec.decode(samples, lang=node.language)
         scores = _cosine(samples, torch.tensor(node.embedding, dtype=samples.dtype)).tolist()
+        ahead = [None] * k if scored.leads_on is None else scored.leads_on.tolist()
         stored = self.store.add_variants(
             node.id,
             [
-                NewVariant(text=t, embedding=e.numpy(), language=node.language, score=s)
-                for t, e, s in zip(texts, samples, scores, strict=True)
+                NewVariant(t, e.numpy(), node.language, s, f, a)
+                for t, e, s, f, a in zip(
+                    texts, samples, scores, scored.follows.tolist(), ahead, strict=True
+                )
             ],
         )
-        return [Alternative(v.id, v.text, v.score) for v in stored]
+        return [Alternative(v.id, v.text, v.score, v.follows, v.leads_on) for v in stored]
 
     @refusals
     def accept_variant(
@@ -394,8 +462,11 @@ class WriterService:
         if kind is not Kind.PARAGRAPH and not _visible(text):
             raise ServiceError(f"Type the text of the new {kind.value} first.")
         language = self._language_of(text, fallback=doc.language) if text else doc.language
-        embedding = self._encode([text], language)[0] if kind is not Kind.PARAGRAPH else None
-        new = NewNode(kind, text, embedding, language, Origin.TYPED)
+        embedding, fidelity = None, None
+        if kind is not Kind.PARAGRAPH:
+            embedding = self._encode([text], language)[0]
+            fidelity = self._fidelity(text, embedding, language)
+        new = NewNode(kind, text, embedding, language, Origin.TYPED, fidelity=fidelity)
         if after is None:
             return self.store.insert_node(doc.id, new)
         return self.store.insert_node(
@@ -505,17 +576,20 @@ class WriterService:
         _check_live(doc)
         return doc
 
-    def _window(self, document_id: int, node_id: int) -> tuple[NodeView, torch.Tensor]:
-        """The live node and the last `CONTEXT_WINDOW` sentence concepts before it in
-        reading order, read without the rest of the document (a regenerate deep in a
-        10,000-sentence text reads 128 concepts, not 10,000)."""
+    def _window(
+        self, document_id: int, node_id: int
+    ) -> tuple[NodeView, torch.Tensor, torch.Tensor | None]:
+        """The live node, the last `CONTEXT_WINDOW` sentence concepts before it in reading
+        order and the next sentence's concept (None at the end), read without the rest of
+        the document (a regenerate deep in a 10,000-sentence text reads 129 concepts)."""
         document_id, node_id = _id(document_id, "document"), _id(node_id, "node")
         with _document_must_exist():
             window = self.store.reading_window(document_id, node_id, CONTEXT_WINDOW)
         _check_live(window.document)
         if window.node is None:
             self._missing_node(window.document, node_id)
-        return window.node, _tensor(window.concepts, self.codec.dim)
+        after = None if window.after is None else torch.from_numpy(window.after).float()
+        return window.node, _tensor(window.concepts, self.codec.dim), after
 
     def _node(self, doc: DocumentView, node_id: int) -> NodeView:
         """The live node of `doc`; otherwise say whether it was deleted or is foreign."""
@@ -564,6 +638,42 @@ class WriterService:
             return NewNode(draft.kind, draft.text, embedding, language, Origin.IMPORTED, children)
 
         return [build(d) for d in drafts]
+
+    def _read_back(
+        self, trees: Sequence[NewNode], language: str, progress: Progress | None = None
+    ) -> list[NewNode]:
+        """The trees with the round trip of every node whose text is the truth (typed or
+        imported, with a concept), decoded `engine.codec.round_trip.BATCH` at a time."""
+        nodes = [n for n in _walk(trees) if n.embedding is not None and n.origin in TEXT_TRUTH]
+        by_language: dict[str, list[NewNode]] = {}
+        for node in nodes:
+            by_language.setdefault(node.language or language, []).append(node)
+        found: dict[int, Fidelity] = {}
+        for lang, group in by_language.items():
+
+            def report(done: int, total: int = len(group)) -> None:
+                if progress:
+                    progress(done / total, f"Reading back {done:,} of {total:,} sentences")
+
+            trips = round_trips(
+                self.codec, [n.text for n in group], _tensor([n.embedding for n in group]),
+                lang, report,
+            )  # fmt: skip
+            found |= {
+                id(n): Fidelity(t.reading, t.cosine, t.chrf)
+                for n, t in zip(group, trips, strict=True)
+            }
+
+        def attach(node: NewNode) -> NewNode:
+            children = [attach(c) for c in node.children]
+            return dataclasses.replace(node, children=children, fidelity=found.get(id(node)))
+
+        return [attach(t) for t in trees]
+
+    def _fidelity(self, text: str, concept: torch.Tensor, language: str) -> Fidelity:
+        """The round trip of one text with its concept."""
+        (trip,) = round_trips(self.codec, [text], concept[None], language)
+        return Fidelity(trip.reading, trip.cosine, trip.chrf)
 
     def _insert_generated(
         self,
@@ -698,6 +808,22 @@ def _unexpanded(doc: DocumentView) -> list[int]:
         for n in doc.nodes
         if n.kind is Kind.OUTLINE and not any(c.kind is Kind.SENTENCE for c in doc.children(n.id))
     ]
+
+
+def _moves(history: Sequence[RevisionView]) -> tuple[float | None, ...]:
+    """For each revision, 1 - cosine of its concept to the previous revision's concept
+    (None for the first, or where either has no concept): "reworded" moves little,
+    "changed what it says" far."""
+    moves: list[float | None] = []
+    previous = None
+    for revision in history:
+        current = None if revision.embedding is None else _tensor([revision.embedding])[0]
+        if current is None or previous is None:
+            moves.append(None)
+        else:
+            moves.append(1.0 - float(_cosine(current[None], previous)[0]))
+        previous = current if current is not None else previous
+    return tuple(moves)
 
 
 def _cosine(rows: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:

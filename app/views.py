@@ -9,10 +9,19 @@ strings and escape or sanitise them themselves.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence, Set
 from html import escape
 
-from storage.types import DocumentSummary, DocumentView, Kind, NodeView, Origin, RevisionView, State
+from storage.types import (
+    DocumentSummary,
+    DocumentView,
+    Kind,
+    NodeView,
+    Origin,
+    RevisionView,
+    State,
+    VariantView,
+)
 
 NO_NODE = '<p class="hint">Select a node in the outline.</p>'
 
@@ -44,16 +53,37 @@ def node_label(node: NodeView) -> str:
     return "¶" if node.kind is Kind.PARAGRAPH else "(empty)"
 
 
+def check_badges(node: NodeView, misread: Set[int], repeats: Mapping[int, int]) -> str:
+    """The concept-check badges of one row: "may misread" with the decoded reading as its
+    tooltip, "repeats" naming the sentence that says the same (a click goes there)."""
+    badges = ""
+    if node.id in misread and node.fidelity:
+        badges += (
+            f'<span class="check misread" title="The model reads it as: '
+            f'{escape(node.fidelity.reading)}">may misread</span>'
+        )
+    if node.id in repeats:
+        other = repeats[node.id]
+        badges += (
+            f'<span class="check repeats" role="link" data-goto="{other}" '
+            f'title="Says the same as sentence {other}: click to go there">repeats</span>'
+        )
+    return badges
+
+
 def outline_html(
     nodes: Iterable[NodeView],
     selected: int | None = None,
     translations: Mapping[int, str] | None = None,
+    misread: Set[int] = frozenset(),
+    repeats: Mapping[int, int] | None = None,
 ) -> str:
     """The outline tree as escaped HTML: a flat list of rows carrying their depth, so the
     browser side (`app/outline.py`) can collapse, expand and move the keyboard focus.
-    With `translations`, rows show the translated text and keep the original as a tooltip.
+    With `translations`, rows show the translated text and keep the original as a tooltip;
+    rows in `misread` or `repeats` carry the concept-check badges.
     """
-    translations = translations or {}
+    translations, repeats = translations or {}, repeats or {}
     rows = []
     for node in nodes:
         text = translations.get(node.id, node_label(node))
@@ -68,7 +98,7 @@ def outline_html(
             f' tabindex="{0 if is_selected else -1}" style="--depth:{node.depth}">'
             f'<span class="twisty" aria-hidden="true"></span>'
             f'<span class="text"{title}>{escape(text)}</span>'
-            f"{shown}</li>"
+            f"{check_badges(node, misread, repeats)}{shown}</li>"
         )
     if not rows:
         return '<p class="empty">No document open. Import a text or create a new document.</p>'
@@ -97,25 +127,85 @@ def reading_html(nodes: Iterable[NodeView], translations: Mapping[int, str] | No
         if node.kind is Kind.SECTION:
             level = min(node.depth + 2, 6)
             parts.append(f"<h{level}>{escape(text)}</h{level}>")
-        elif node.kind is Kind.OUTLINE:
-            parts.append(f'<p class="outline-item">{escape(text)}</p>')
+        elif node.kind is Kind.OUTLINE:  # a plan line: a heading, or hidden by the toggle
+            level = min(node.depth + 3, 6)
+            parts.append(f'<h{level} class="plan">{escape(text)}</h{level}>')
     flush()
     return '<article class="reading">' + "".join(parts) + "</article>"
 
 
-def alternative_label(text: str, similarity: float | None) -> str:
-    """How one regenerated alternative is listed: its similarity first, then its text."""
-    return text if similarity is None else f"{similarity:.2f} · {text}"
+def figures(follows: float | None, leads_on: float | None, similarity: float | None = None) -> str:
+    """An alternative's figures: how it leads on to what follows, follows what comes
+    before, and (when given) its similarity to the current concept."""
+    named = [("leads on", leads_on), ("follows", follows), ("similarity", similarity)]
+    return " · ".join(f"{name} {value:.2f}" for name, value in named if value is not None)
 
 
-def history_html(revisions: Iterable[RevisionView]) -> str:
-    """A node's revisions, newest first, escaped."""
+def alternative_label(
+    text: str, similarity: float | None, follows: float | None = None, leads_on: float | None = None
+) -> str:
+    """How one regenerated alternative is listed: its figures first, then its text."""
+    shown = figures(follows, leads_on, similarity)
+    return f"{shown} · {text}" if shown else text
+
+
+def shelf_html(variants: Iterable[VariantView]) -> str:
+    """Every variant generated for the node, newest first, with its figures and time; a
+    click uses one (`app.outline.clickable_list`), escaped."""
+    rows = [
+        f'<li role="button" tabindex="0" data-id="{v.id}" title="Use this text">'
+        f'{escape(v.text)}<br><span class="meta">'
+        f"{escape(figures(v.follows, v.leads_on, v.score))} · "
+        f"{escape(v.created_at.strftime('%Y-%m-%d %H:%M:%S'))}"
+        f"{' · used' if v.accepted else ''}</span></li>"
+        for v in variants
+    ]
+    if not rows:
+        return '<p class="empty">No alternatives yet: Regenerate proposes some.</p>'
+    return '<ul class="choices" aria-label="Alternatives shelf">' + "".join(rows) + "</ul>"
+
+
+def history_html(revisions: Iterable[RevisionView], moves: Sequence[float | None] = ()) -> str:
+    """A node's revisions, newest first, escaped, each with how far its concept moved
+    from the previous one (1 - cosine): a rewording moves little, a new meaning far."""
+    revisions = list(revisions)
+    moves = list(moves) or [None] * len(revisions)
     items = [
         f'<li><span class="meta">{escape(r.created_at.strftime("%Y-%m-%d %H:%M:%S"))} · '
-        f"{escape(r.action)} · {escape(r.status)}</span><br>{escape(r.text)}</li>"
-        for r in reversed(list(revisions))
+        f"{escape(r.action)} · {escape(r.status)}{_moved(move)}</span><br>{escape(r.text)}</li>"
+        for r, move in reversed(list(zip(revisions, moves, strict=True)))
     ]
     return '<ul class="history">' + "".join(items) + "</ul>"
+
+
+def _moved(move: float | None) -> str:
+    if move is None:
+        return ""
+    return f' · <span class="moved">meaning moved {move:.3f}</span>'
+
+
+def checks_html(
+    node: NodeView | None, doc: DocumentView | None, misread: Set[int], repeats: Mapping[int, int]
+) -> str:
+    """The selected node's concept checks for the node panel: how the model reads it back
+    (with a warning when it may misread it) and which sentence it repeats, escaped."""
+    if node is None or doc is None:
+        return ""
+    parts = []
+    if node.fidelity:
+        warning = "The model may misread this. " if node.id in misread else ""
+        parts.append(
+            f'<p class="reading-back{" misread" if warning else ""}">{warning}Read back as: '
+            f"“{escape(node.fidelity.reading)}” (cosine {node.fidelity.cosine:.2f}, "
+            f"chrF {node.fidelity.chrf:.0f})</p>"
+        )
+    if node.id in repeats:
+        other = doc.node(repeats[node.id])
+        parts.append(
+            f'<p class="repeats">Says the same as: “{escape(other.text)}” '
+            f"(cosine {node.nearest_cosine:.2f})</p>"
+        )
+    return "".join(parts)
 
 
 def node_summary(node: NodeView | None) -> str:

@@ -277,6 +277,29 @@ def set_guidance_section(card: Path, rows: list[dict], data: str) -> None:
     set_card_section(card, GUIDANCE_SECTION, _guidance_section(rows, data))
 
 
+REGENERATE_SECTION = "## Regenerate that fits both sides"
+
+
+def set_regenerate_section(card: Path, result: dict, data: str) -> None:
+    """The held-out comparison of plain regenerate and regenerate that fits both sides
+    (engine.eval.concept_checks.compare_regenerate) in an LCM card."""
+    from engine.eval.concept_checks import regenerate_table
+
+    section = REGENERATE_INTRO.format(
+        data=data, table=regenerate_table(result), predictions=result["predictions"]
+    )
+    set_card_section(card, REGENERATE_SECTION, section)
+
+
+REPEAT_SECTION = "## Repeated meaning threshold"
+
+
+def set_repeat_section(card: Path, result: dict, data: str) -> None:
+    """The repetition threshold chosen on held-out pairs
+    (engine.eval.concept_checks.repeat_threshold) in a codec card."""
+    set_card_section(card, REPEAT_SECTION, REPEAT_INTRO.format(data=data, **result))
+
+
 def _sampler_section(rows: list[dict], data: str) -> str:
     from engine.eval.sampler_comparison import markdown_table
 
@@ -497,6 +520,33 @@ noise divided by a factor just above 1), measured on {data}
 (`engine/eval/sampler_comparison.py`, next-concept metrics of the paper's section 2.4):
 
 {samplers}
+"""
+)
+
+REGENERATE_INTRO = (
+    REGENERATE_SECTION
+    + """ (bundled Two-Tower)
+The writer's regenerate draws 3K candidates from the concepts before a sentence and
+shows the K whose continuation (the LCM's prediction of the next concept after the
+candidate, 4 draws) comes closest to the sentence that really follows; plain regenerate
+shows K draws. Cosine of the alternatives to the sentence that was really there, at
+{predictions} held-out positions with a sentence after them ({data};
+`engine/eval/concept_checks.py`, seed 0):
+
+{table}"""
+)
+
+REPEAT_INTRO = (
+    REPEAT_SECTION
+    + """
+The writer flags two sentences of a document as saying the same thing when their
+concepts' cosine is at least **{threshold:.2f}** (`REPEAT_COSINE` in app/service.py),
+chosen to get the most pairs of both kinds right on held-out pairs ({data};
+`engine/eval/concept_checks.py`): {paraphrases} paraphrase pairs (mean cosine
+{paraphrase_cosine:.3f}; {paraphrases_flagged:.0%} flagged) against {neighbours} unrelated
+neighbours, consecutive sentences of held-out prose and documents (mean cosine
+{neighbour_cosine:.3f}; {neighbours_flagged:.1%} flagged: everyday prose
+{everyday_neighbours_flagged:.1%}, documents {document_neighbours_flagged:.1%}).
 """
 )
 

@@ -116,6 +116,13 @@ class Node(Base):
     embedding_dtype: Mapped[str | None] = mapped_column(String(16))
     origin: Mapped[Origin]
     stale: Mapped[bool] = mapped_column(Boolean)  # text changed, no matching concept yet
+    # The round trip (decoded reading, its cosine, chrF) of this text and concept.
+    reading: Mapped[str | None] = mapped_column(Text)
+    reading_cosine: Mapped[float | None] = mapped_column(Float)
+    reading_chrf: Mapped[float | None] = mapped_column(Float)
+    # The closest other live sentence of the document (storage/neighbours.py).
+    nearest_id: Mapped[int | None] = mapped_column(Integer)
+    nearest_cosine: Mapped[float | None] = mapped_column(Float)
     locked: Mapped[bool] = mapped_column(Boolean)
     edited: Mapped[bool] = mapped_column(Boolean)  # a person changed the text
     deleted: Mapped[bool] = mapped_column(Boolean)  # soft delete of the node and its subtree
@@ -156,6 +163,9 @@ class Revision(Base):
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
     embedding_dtype: Mapped[str | None] = mapped_column(String(16))
     origin: Mapped[Origin]
+    reading: Mapped[str | None] = mapped_column(Text)
+    reading_cosine: Mapped[float | None] = mapped_column(Float)
+    reading_chrf: Mapped[float | None] = mapped_column(Float)
     stale: Mapped[bool] = mapped_column(Boolean)
     locked: Mapped[bool] = mapped_column(Boolean)
     edited: Mapped[bool] = mapped_column(Boolean)
@@ -177,6 +187,8 @@ class Variant(Base):
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
     embedding_dtype: Mapped[str | None] = mapped_column(String(16))
     score: Mapped[float | None] = mapped_column(Float)
+    follows: Mapped[float | None] = mapped_column(Float)
+    leads_on: Mapped[float | None] = mapped_column(Float)
     accepted: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime]
 
@@ -203,6 +215,9 @@ SNAPSHOT_FIELDS = (
     "embedding",
     "embedding_dtype",
     "origin",
+    "reading",
+    "reading_cosine",
+    "reading_chrf",
     "stale",
     "locked",
     "edited",

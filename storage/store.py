@@ -21,7 +21,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage import export, history, tree, views
+from storage import export, history, neighbours, tree, views
 from storage.db import make_engines, run_transaction, with_retries
 from storage.errors import (
     ConflictError,
@@ -39,6 +39,7 @@ from storage.types import (
     ChangeView,
     DocumentSummary,
     DocumentView,
+    Fidelity,
     NewNode,
     NewVariant,
     NodeView,
@@ -52,6 +53,7 @@ from storage.validate import (
     check_text,
     check_title,
     encode_embedding,
+    fidelity_columns,
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -130,7 +132,8 @@ class DocumentStore:
             session.flush()
             change = history.begin_change(session, doc, "create", now, undoable=False)
             keys = [j * GAP for j in range(len(nodes))]
-            tree.insert_trees(session, doc, change, None, nodes, keys, "create", now)
+            ids = tree.insert_trees(session, doc, change, None, nodes, keys, "create", now)
+            neighbours.refresh(session, doc.id, ids)
             return views.document_view(session, doc)
 
         return self._write_tx(work)
@@ -231,6 +234,7 @@ class DocumentStore:
             change = history.begin_change(session, doc, "insert", now)
             keys = tree.make_room(session, change, siblings, index, len(nodes), now)
             ids = tree.insert_trees(session, doc, change, parent_id, nodes, keys, "insert", now)
+            neighbours.refresh(session, doc.id, ids)
             return [views.node_view(session, session.get_one(Node, i)) for i in ids]
 
         return self._write_tx(work)
@@ -300,6 +304,7 @@ class DocumentStore:
             change = history.begin_change(session, doc, "delete", now)
             node.deleted = True
             history.record(session, change, node, "delete", now)
+            neighbours.refresh(session, doc.id, [node.id])
 
         self._write_tx(work)
 
@@ -319,6 +324,7 @@ class DocumentStore:
             change = history.begin_change(session, doc, "restore", now)
             node.deleted = False
             history.record(session, change, node, "restore", now)
+            neighbours.refresh(session, doc.id, [node.id])
             return views.node_view(session, node)
 
         return self._write_tx(work)
@@ -359,10 +365,12 @@ class DocumentStore:
         expected_version: int | None,
         embedding: np.ndarray | bytes | None = None,
         language: str | None = None,
+        fidelity: Fidelity | None = None,
     ) -> NodeView:
         """A person's new text for a node; it becomes the truth (`edited` is set). With the
         caller's new `embedding` the node is "ok"; without, it is "stale" until
-        `set_embedding`."""
+        `set_embedding`. `fidelity`: the round trip of the new text and embedding (the
+        previous one no longer applies, so none is kept without it)."""
 
         def work(session: Session) -> NodeView:
             doc, node = tree.node_for_change(session, node_id, expected_version)
@@ -370,33 +378,45 @@ class DocumentStore:
             new_text = check_text(text, node.kind)
             stored = None if embedding is None else encode_embedding(embedding, doc.codec_dim)
             new_language = node.language if language is None else check_language(language)
+            round_trip = fidelity_columns(fidelity if stored is not None else None)
             if stored is None and new_text == node.text and new_language == node.language:
                 return views.node_view(session, node)  # nothing changed: no undo step
             now = _now()
             change = history.begin_change(session, doc, "edit_text", now)
             node.text, node.language, node.edited = new_text, new_language, True
+            _set_fields(node, round_trip)
             if stored is not None:
                 node.embedding, node.embedding_dtype, node.stale = stored.data, stored.dtype, False
             else:
                 node.stale = node.embedding is not None or node.kind in tree.CONCEPT_KINDS
             history.record(session, change, node, "edit_text", now)
+            neighbours.refresh(session, doc.id, [node.id])
             return views.node_view(session, node)
 
         return self._write_tx(work)
 
     def set_embedding(
-        self, node_id: int, embedding: np.ndarray | bytes, *, expected_version: int | None
+        self,
+        node_id: int,
+        embedding: np.ndarray | bytes,
+        *,
+        expected_version: int | None,
+        fidelity: Fidelity | None = None,
     ) -> NodeView:
-        """Store a (re-)encoded concept for the node's current text; the node becomes "ok"."""
+        """Store a (re-)encoded concept for the node's current text, with its round trip
+        if measured; the node becomes "ok"."""
 
         def work(session: Session) -> NodeView:
             now = _now()
             doc, node = tree.node_for_change(session, node_id, expected_version)
             tree.check_unlocked(node)
             stored = encode_embedding(embedding, doc.codec_dim)
+            round_trip = fidelity_columns(fidelity)
             change = history.begin_change(session, doc, "set_embedding", now)
             node.embedding, node.embedding_dtype, node.stale = stored.data, stored.dtype, False
+            _set_fields(node, round_trip)
             history.record(session, change, node, "set_embedding", now)
+            neighbours.refresh(session, doc.id, [node.id])
             return views.node_view(session, node)
 
         return self._write_tx(work)
@@ -415,6 +435,7 @@ class DocumentStore:
             change = history.begin_change(session, doc, "translate", now)
             node.text, node.language = new_text, new_language
             node.origin, node.edited = Origin.TRANSLATED, False
+            _set_fields(node, fidelity_columns(None))  # the text is the concept's decoding
             history.record(session, change, node, "translate", now)
             return views.node_view(session, node)
 
@@ -446,7 +467,9 @@ class DocumentStore:
                         if variant.language is None
                         else check_language(variant.language)
                     ),
-                    score=None if variant.score is None else float(variant.score),
+                    score=_figure(variant.score),
+                    follows=_figure(variant.follows),
+                    leads_on=_figure(variant.leads_on),
                     accepted=False,
                     created_at=now,
                     **_embedding_columns(variant.embedding, doc.codec_dim),
@@ -492,8 +515,10 @@ class DocumentStore:
             node.embedding, node.embedding_dtype = variant.embedding, variant.embedding_dtype
             node.stale = variant.embedding is None and node.kind in tree.CONCEPT_KINDS
             node.origin, node.edited = Origin.GENERATED, False
+            _set_fields(node, fidelity_columns(None))  # the text is the concept's decoding
             variant.accepted = True
             history.record(session, change, node, "accept_variant", now)
+            neighbours.refresh(session, doc.id, [node.id])
             return views.node_view(session, node)
 
         return self._write_tx(work)
@@ -698,11 +723,14 @@ class DocumentStore:
                 change = history.first_redoable(session, doc.id)
                 if change is None:
                     raise NothingToUndoError("nothing to redo in this document")
-                return history.redo(session, doc, change, _now())
-            change = history.last_undoable(session, doc.id)
-            if change is None:
-                raise NothingToUndoError("nothing to undo in this document")
-            return history.undo(session, doc, change, _now())
+                done = history.redo(session, doc, change, _now())
+            else:
+                change = history.last_undoable(session, doc.id)
+                if change is None:
+                    raise NothingToUndoError("nothing to undo in this document")
+                done = history.undo(session, doc, change, _now())
+            neighbours.refresh(session, doc.id, done.node_ids)
+            return done
 
         return self._write_tx(work)
 
@@ -746,6 +774,15 @@ def _move(
     node.parent_id = parent_id
     history.record(session, change, node, action, now)
     return views.node_view(session, node)
+
+
+def _set_fields(node: Node, values: dict[str, object]) -> None:
+    for name, value in values.items():
+        setattr(node, name, value)
+
+
+def _figure(value: float | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def _embedding_columns(embedding: object, dim: int) -> dict[str, object]:

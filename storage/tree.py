@@ -22,7 +22,13 @@ from storage.errors import (
 from storage.models import SNAPSHOT_FIELDS, Change, Document, Node, Revision
 from storage.ordering import GAP, keys_between
 from storage.types import Kind, NewNode, Origin
-from storage.validate import check_language, check_text, encode_embedding, parse_enum
+from storage.validate import (
+    check_language,
+    check_text,
+    encode_embedding,
+    fidelity_columns,
+    parse_enum,
+)
 
 # Kinds whose text is a concept: without an embedding they are "stale" until encoded.
 CONCEPT_KINDS = frozenset({Kind.SENTENCE, Kind.OUTLINE})
@@ -240,6 +246,7 @@ def _node_row(
         "embedding": stored.data if stored else None,
         "embedding_dtype": stored.dtype if stored else None,
         "origin": parse_enum(Origin, tree.origin),
+        **fidelity_columns(tree.fidelity if stored else None),
         "stale": stored is None and kind in CONCEPT_KINDS,
         "locked": False,
         "edited": False,

@@ -32,10 +32,23 @@ class State(StrEnum):
 
 
 @dataclass(frozen=True)
+class Fidelity:
+    """How the codec reads a node back: its concept decoded (`reading`), the cosine of
+    that reading's re-encoding to the concept, and chrF (0-100, character n-grams) of the
+    reading against the text. The app measures it; the store keeps it with the revision it
+    describes, so undo and redo bring back the matching one."""
+
+    reading: str
+    cosine: float
+    chrf: float
+
+
+@dataclass(frozen=True)
 class NewNode:
     """A node to store, with its subtree. `language=None` takes the document's language.
     `embedding`: a 1-D float array (NumPy, or anything `numpy.asarray` takes, such as a CPU
-    tensor) stored bit-exact with its dtype, or raw little-endian float32 bytes."""
+    tensor) stored bit-exact with its dtype, or raw little-endian float32 bytes.
+    `fidelity`: the round trip of this text and embedding, if measured."""
 
     kind: Kind | str
     text: str
@@ -43,23 +56,31 @@ class NewNode:
     language: str | None = None
     origin: Origin | str = Origin.TYPED
     children: Sequence[NewNode] = ()
+    fidelity: Fidelity | None = None
 
 
 @dataclass(frozen=True)
 class NewVariant:
-    """An alternative for a node proposed by "regenerate"; `score` is free for the app
-    (e.g. cosine similarity to the current concept)."""
+    """An alternative for a node proposed by "regenerate"; `score`, `follows` and
+    `leads_on` are free for the app (e.g. cosine similarity to the current concept, fit
+    with what comes before, with what comes after)."""
 
     text: str
     embedding: np.ndarray | bytes | None = None
     language: str | None = None
     score: float | None = None
+    follows: float | None = None
+    leads_on: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
 class NodeView:
     """One live node. `position` is its 0-based index among its siblings, `depth` 0 for
-    top-level nodes. `embedding` is read-only and bit-exact to what was stored."""
+    top-level nodes. `embedding` is read-only and bit-exact to what was stored.
+    `fidelity`: the round trip measured with its current text and concept (None: not
+    measured, e.g. a generated node, whose text is its concept's own decoding).
+    `nearest_id`, `nearest_cosine`: for a sentence, the other live sentence of the
+    document whose concept is closest (cosine), kept by every change that moves one."""
 
     id: int
     document_id: int
@@ -77,6 +98,9 @@ class NodeView:
     created_at: datetime
     updated_at: datetime
     variant_count: int = 0
+    fidelity: Fidelity | None = None
+    nearest_id: int | None = None
+    nearest_cosine: float | None = None
 
     @property
     def locked(self) -> bool:
@@ -112,6 +136,7 @@ class ReadingWindow:
     document: DocumentSummary  # node_count is not counted here: 0
     node: NodeView | None  # None: not a live node of this document
     concepts: tuple[np.ndarray, ...]  # oldest first, at most the limit asked for
+    after: np.ndarray | None  # the next sentence's concept (None: the node ends the text)
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,6 +182,8 @@ class VariantView:
     score: float | None
     created_at: datetime
     accepted: bool  # it was accepted at least once
+    follows: float | None = None
+    leads_on: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,6 +203,7 @@ class RevisionView:
     deleted: bool
     created_at: datetime
     status: str
+    fidelity: Fidelity | None = None
 
 
 @dataclass(frozen=True)

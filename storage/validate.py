@@ -16,7 +16,7 @@ from storage.errors import (
     InvalidTextError,
     TextTooLongError,
 )
-from storage.types import Kind, Origin, State
+from storage.types import Fidelity, Kind, Origin, State
 
 # One node is one sentence, heading or outline item: SONAR degrades past ~250 characters
 # and segmentation caps sentences at 200, so 10,000 characters is generous for a node while
@@ -124,6 +124,32 @@ def encode_embedding(value: object, dim: int) -> StoredEmbedding:
         raise EmbeddingError("embedding contains NaN or infinite values")
     little = array.astype(array.dtype.newbyteorder("<"), copy=False)
     return StoredEmbedding(little.tobytes(), array.dtype.name, dim)
+
+
+def fidelity_columns(fidelity: object) -> dict[str, object]:
+    """The node (and revision) columns holding a round trip; all None for None."""
+    if fidelity is None:
+        return {"reading": None, "reading_cosine": None, "reading_chrf": None}
+    if not isinstance(fidelity, Fidelity):
+        raise InvalidInputError(f"expected a Fidelity, got {type(fidelity).__name__}")
+    if not isinstance(fidelity.reading, str):
+        raise InvalidInputError("a round trip's reading must be text")
+    _check_storable(fidelity.reading, "the decoded reading")
+    figures = (fidelity.cosine, fidelity.chrf)
+    if not all(isinstance(f, int | float) and np.isfinite(f) for f in figures):
+        raise InvalidInputError(f"a round trip's cosine and chrF must be finite, got {figures}")
+    return {
+        "reading": fidelity.reading,
+        "reading_cosine": float(fidelity.cosine),
+        "reading_chrf": float(fidelity.chrf),
+    }
+
+
+def fidelity_of(reading: str | None, cosine: float | None, chrf: float | None) -> Fidelity | None:
+    """The round trip from its stored columns (None when it was not measured)."""
+    if reading is None or cosine is None or chrf is None:
+        return None
+    return Fidelity(reading, cosine, chrf)
 
 
 def decode_embedding(data: bytes | None, dtype: str | None) -> np.ndarray | None:

@@ -20,7 +20,7 @@ from storage.types import (
     State,
     VariantView,
 )
-from storage.validate import decode_embedding
+from storage.validate import decode_embedding, fidelity_of
 
 
 def state_of(locked: bool, stale: bool) -> State:
@@ -45,13 +45,19 @@ VIEW_FIELDS = (
     "version",
     "created_at",
     "updated_at",
+    "reading",
+    "reading_cosine",
+    "reading_chrf",
+    "nearest_id",
+    "nearest_cosine",
 )
 
 
 def _node(values: tuple, position: int, depth: int, variant_count: int) -> NodeView:
     """A view from the VIEW_FIELDS values (positional: this runs once per node on load)."""
     (ident, document_id, parent_id, _, kind, text, language, embedding, dtype, origin) = values[:10]
-    stale, locked, edited, version, created_at, updated_at = values[10:]
+    stale, locked, edited, version, created_at, updated_at = values[10:16]
+    reading, reading_cosine, reading_chrf, nearest_id, nearest_cosine = values[16:]
     return NodeView(
         ident,
         document_id,
@@ -69,6 +75,9 @@ def _node(values: tuple, position: int, depth: int, variant_count: int) -> NodeV
         created_at,
         updated_at,
         variant_count,
+        fidelity_of(reading, reading_cosine, reading_chrf),
+        nearest_id,
+        nearest_cosine,
     )
 
 
@@ -112,33 +121,37 @@ def _reading_order(rows: Sequence[Row]) -> Iterator[tuple[tuple, int, int]]:
 
 
 def reading_window(session: Session, doc: Document, node_id: int, limit: int) -> ReadingWindow:
-    """The node and the concepts of the last `limit` live sentences before it in reading
-    order: what the LCM reads to propose the node. Only ids are read for the rest of the
-    document and only `limit` embeddings, so it costs little at 10,000 nodes."""
+    """The node, the concepts of the last `limit` live sentences before it in reading
+    order (what the LCM reads to propose the node) and of the first sentence after it
+    (what a proposal should lead on to). Only ids are read for the rest of the document
+    and only `limit` + 1 embeddings, so it costs little at 10,000 nodes."""
     table = Node.__table__
     columns = ("id", "document_id", "parent_id", "position_key", "kind")
     query = select(*(table.c[name] for name in columns)).where(
         table.c.document_id == doc.id, table.c.deleted.is_(False)
     )
     before: list[int] = []
-    found = False
+    found, after = False, None
     for row, _, _ in _reading_order(session.connection().execute(query).all()):
+        if found and row[4] is Kind.SENTENCE:
+            after = row[0]
+            break
         if row[0] == node_id:
             found = True
-            break
-        if row[4] is Kind.SENTENCE:
+        elif row[4] is Kind.SENTENCE and not found:
             before.append(row[0])
     node = session.get(Node, node_id) if found else None
-    ids = before[-limit:] if limit else []
+    ids = (before[-limit:] if limit else []) + ([after] if after is not None else [])
     rows = session.execute(
         select(Node.id, Node.embedding, Node.embedding_dtype).where(Node.id.in_(ids))
     )
     by_id = {ident: decode_embedding(blob, dtype) for ident, blob, dtype in rows}
-    concepts = tuple(by_id[i] for i in ids if by_id[i] is not None)
+    ids = ids[:-1] if after is not None else ids
     return ReadingWindow(
         document=summary(doc, node_count=0),
         node=None if node is None else node_view(session, node),
-        concepts=concepts,
+        concepts=tuple(by_id[i] for i in ids if by_id[i] is not None),
+        after=None if after is None else by_id[after],
     )
 
 
@@ -207,6 +220,8 @@ def variant_view(variant: Variant) -> VariantView:
         score=variant.score,
         created_at=variant.created_at,
         accepted=variant.accepted,
+        follows=variant.follows,
+        leads_on=variant.leads_on,
     )
 
 
@@ -224,4 +239,5 @@ def revision_view(revision: Revision, status: ChangeStatus) -> RevisionView:
         deleted=revision.deleted,
         created_at=revision.created_at,
         status=status.value,
+        fidelity=fidelity_of(revision.reading, revision.reading_cosine, revision.reading_chrf),
     )

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from app import messages, views
-from storage import DocumentSummary, Kind, NodeView, Origin, RevisionView, State
+from storage import (
+    DocumentSummary,
+    DocumentView,
+    Fidelity,
+    Kind,
+    NodeView,
+    Origin,
+    RevisionView,
+    State,
+    VariantView,
+)
 
 EVIL = '<script>alert(1)</script><img src=x onerror="alert(2)">'
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -76,3 +86,31 @@ def test_library_lists_messages_and_summaries_escape_titles_and_languages():
     assert views.markdown_text("[Click](https://x.io) <b>") == (
         "\\[Click\\]\\(https://x\\.io\\) &lt;b&gt;"
     )
+
+
+def test_concept_checks_shelf_and_history_escape_what_they_quote():
+    misread = node(1, EVIL, fidelity=Fidelity(EVIL, 0.2, 3.0), nearest_id=2, nearest_cosine=0.97)
+    other = node(2, EVIL)
+    doc = DocumentView(
+        id=1, title="t", language="eng_Latn", codec_name="demo", codec_dim=16,
+        created_at=NOW, updated_at=NOW, version=1, deleted=False, nodes=(misread, other),
+        undo_action=None, redo_action=None,
+    )  # fmt: skip
+    html = views.outline_html(doc.nodes, misread={1}, repeats={1: 2})
+    html += views.checks_html(misread, doc, {1}, {1: 2})
+    variant = VariantView(
+        id=5, node_id=1, text=EVIL, embedding=None, language="eng_Latn", score=0.5,
+        created_at=NOW, accepted=True, follows=0.8, leads_on=0.6,
+    )  # fmt: skip
+    html += views.shelf_html([variant])
+    revision = RevisionView(
+        id=1, node_id=2, action="edit", text=EVIL, language="eng_Latn", embedding=None,
+        origin=Origin.TYPED, state=State.OK, edited=True, deleted=False, created_at=NOW,
+        status="applied",
+    )  # fmt: skip
+    history = views.history_html([revision, revision], [None, 0.25])
+    assert "<script>" not in html + history and "<img" not in html + history
+    assert 'data-goto="2"' in html and "may misread" in html and "The model may misread" in html
+    assert "leads on 0.60 · follows 0.80 · similarity 0.50" in html and "used" in html
+    assert history.count("meaning moved 0.250") == 1
+    assert views.checks_html(other, doc, set(), {}) == ""

@@ -3,6 +3,8 @@ cards' verdicts on the targets, the codec's training settings per device."""
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -12,8 +14,11 @@ from engine.demo_assets import (
     bundle_lcm,
     lcm_status,
     set_guidance_section,
+    set_regenerate_section,
+    set_repeat_section,
     set_sampler_section,
 )
+from engine.eval.concept_checks import WAYS, repeat_threshold
 from engine.lcm import build_model, load_lcm, preset
 
 
@@ -128,3 +133,25 @@ def test_guidance_section_sits_beside_the_sampler_section_and_names_the_choice(t
     again = card.read_text()
     assert again.count("## Guidance scale") == 1 and "No value met both" in again
     assert again.count("## Sampler variants") == 1
+
+
+def test_regenerate_and_repeat_sections_are_written_once_and_state_their_figures(tmp_path):
+    card = tmp_path / "README.md"
+    card.write_text("# LCM\n\n## Results\n\ntable\n")
+    result = {"predictions": 3, "k": 4, "drawn": 12}
+    result |= {way: {"first": 0.4, "best": 0.5, "mean": 0.3} for way in WAYS}
+    result["fits_both_sides"]["best"] = 0.55
+    set_regenerate_section(card, result, "held-out documents")
+    set_regenerate_section(card, result, "held-out documents")
+    text = card.read_text()
+    assert text.count("## Regenerate that fits both sides") == 1
+    assert "| fits both sides (best 4 of 12) | 0.4000 | 0.5500 | 0.3000 |" in text
+    flagged = repeat_threshold(np.array([0.9, 0.8, 0.7]), np.array([0.1, 0.2, 0.75, 0.3]))
+    assert flagged["threshold"] == pytest.approx(0.5)  # midway below the chosen cosine 0.7
+    assert flagged["paraphrases_flagged"] == 1.0 and flagged["neighbours_flagged"] == 0.25
+    set_repeat_section(
+        card,
+        flagged | {k: 0.0 for k in ("everyday_neighbours_flagged", "document_neighbours_flagged")},
+        "held-out pairs",
+    )
+    assert "at least **0.50**" in card.read_text() and "25.0% flagged" in card.read_text()

@@ -304,7 +304,7 @@ def test_schema_is_at_head_and_reopening_is_harmless(db_url: str) -> None:
     engine = create_engine(db_url)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection)
-        assert context.get_current_revision() == "0001"
+        assert context.get_current_revision() == "0002"
         assert compare_metadata(context, Base.metadata) == []
     engine.dispose()
 

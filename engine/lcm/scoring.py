@@ -1,0 +1,84 @@
+"""Scoring candidates for a sentence in the middle of a text by both of its sides.
+
+A candidate sampled from the concepts before a position fits what comes before; whether
+it also leads on to the sentence that actually follows is a question the LCM can answer
+itself: put the candidate after the context, let the model predict the next concept, and
+compare that prediction with the real next concept. "follows" is the candidate's cosine
+to the mean of all candidates drawn at the position (a Monte-Carlo estimate of what the
+model expects there); "leads on" is the mean cosine of the model's predictions after the
+candidate to the real next concept. Every candidate's predictions start from the same
+seed, so the comparison between candidates is not a comparison of random draws.
+
+Uses only `sample_next`, so it works with any LCM that has it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+
+
+class NextConceptModel(Protocol):
+    def sample_next(
+        self, context: torch.Tensor, num_samples: int, seed: int, **options
+    ) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Candidates [N, dim] (raw space) with their two figures, best first."""
+
+    candidates: torch.Tensor
+    follows: torch.Tensor  # [N]
+    leads_on: torch.Tensor | None  # [N]; None at the end of a text
+
+
+def follows(candidates: torch.Tensor) -> torch.Tensor:
+    """Each candidate's cosine to the mean candidate."""
+    return F.cosine_similarity(candidates, candidates.mean(dim=0, keepdim=True), dim=-1)
+
+
+def leads_on(
+    model: NextConceptModel,
+    context: torch.Tensor,
+    candidates: torch.Tensor,
+    following: torch.Tensor,
+    samples: int = 4,
+    seed: int = 0,
+) -> torch.Tensor:
+    """For each candidate, the mean cosine of `samples` next-concept predictions from
+    context + candidate to `following`, the concept that really comes next."""
+    scores = []
+    for candidate in candidates:
+        extended = torch.cat([context.to(candidate), candidate[None]])
+        predicted = model.sample_next(extended, num_samples=samples, seed=seed)
+        target = following.to(predicted)[None]
+        scores.append(F.cosine_similarity(predicted, target, dim=-1).mean())
+    return torch.stack(scores).to(candidates.device)
+
+
+def best_fitting(
+    model: NextConceptModel,
+    context: torch.Tensor,
+    following: torch.Tensor | None,
+    shown: int,
+    drawn: int,
+    seed: int,
+    samples: int = 4,
+) -> Scored:
+    """Draw `drawn` candidates after `context` and keep the `shown` that lead on best to
+    `following`; without a following concept (the end of a text) the first `shown`
+    draws, as plain sampling gives them."""
+    if not 1 <= shown <= drawn:
+        raise ValueError(f"need 1 <= shown <= drawn, got shown={shown}, drawn={drawn}")
+    if following is None:
+        candidates = model.sample_next(context, num_samples=shown, seed=seed)
+        return Scored(candidates, follows(candidates), None)
+    candidates = model.sample_next(context, num_samples=drawn, seed=seed)
+    fit = follows(candidates)
+    ahead = leads_on(model, context, candidates, following, samples, seed)
+    order = ahead.argsort(descending=True)[:shown]
+    return Scored(candidates[order], fit[order], ahead[order])
