@@ -1,7 +1,7 @@
 """`lcm-writer fit-rvq`: fit the residual vector quantiser of a quantized LCM on shards.
 
-Draws up to `--max-concepts` sentence concepts of the train split (the same uniform
-sample as fit-normalizer), fits `--codebooks` codebooks of `--units` units by seeded
+Draws up to `--max-concepts` concepts of the train split (fit-normalizer's uniform
+sample, with the end-of-text concepts), fits `--codebooks` codebooks of `--units` units by seeded
 k-means (engine.lcm.rvq) and saves them as safetensors, which `lcm-writer train` loads
 into a Quant-LCM (`--set rvq=FILE`). Prints the reconstruction error per codebook count.
 """
@@ -43,7 +43,8 @@ def reconstruction_curve(rvq: ResidualVQ, x: torch.Tensor) -> dict[int, float]:
 
 def run(args: argparse.Namespace) -> int:
     docs, _, info = read_embeddings(args.shards, split=args.split)
-    sample = torch.from_numpy(sample_concepts(docs, args.max_concepts, args.seed))
+    # End-of-text rows included: a quantized LCM ends a document by predicting its units.
+    sample = torch.from_numpy(sample_concepts(docs, args.max_concepts, args.seed, with_end=True))
     rvq = ResidualVQ(info["dim"], args.codebooks, args.units)
     with tqdm(total=args.codebooks, desc="fit-rvq", unit="codebook") as bar:
         rvq.fit(sample, args.iterations, args.seed, progress=lambda _: bar.update(1))
