@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from engine.paths import DEMO_LCM_DIR
+from engine.paths import DEMO_LCM_DIR, DEMO_QUANT_LCM_DIR
 
 from .base_lcm import BaseLCM
 from .checkpoint import LCMCheckpointError, LCMNotFoundError
@@ -36,16 +36,19 @@ from .rvq import ResidualVQ
 from .two_tower import TwoTowerLCM
 
 DEMO_PATH = DEMO_LCM_DIR
+DEMO_QUANT_PATH = DEMO_QUANT_LCM_DIR
 
 
 def load_lcm(name_or_path: str | Path, device: str | torch.device | None = None) -> ConceptModel:
-    """A trained LCM in eval mode: "demo" (the bundled model) or a checkpoint directory.
-    device=None picks CUDA when present."""
+    """A trained LCM in eval mode: "demo" (the bundled Two-Tower), "demo-quant" (the
+    bundled Quant-LCM-d) or a checkpoint directory. device=None picks CUDA when present."""
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    hint = "; run `make demo-assets` to build the bundled demo models"
     if str(name_or_path) == "demo":
-        hint = "; run `make demo-assets` to build the bundled demo models"
         return ConceptModel.from_pretrained(DEMO_PATH, device, hint=hint)
+    if str(name_or_path) == "demo-quant":
+        return ConceptModel.from_pretrained(DEMO_QUANT_PATH, device, hint=hint)
     return ConceptModel.from_pretrained(name_or_path, device)
 
 
