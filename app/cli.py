@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("app.serve", "start the writer's web app"),
     "prepare": ("engine.data.prepare", "segment and encode documents into Parquet shards"),
     "fit-normalizer": ("engine.data.normalizer_fit", "fit the embedding normaliser on shards"),
+    "fit-rvq": ("engine.data.rvq_fit", "fit a quantized LCM's residual vector quantiser"),
     "train": ("engine.train.cli", "train an LCM (accelerate: CPU, DDP, FSDP)"),
     "eval": ("engine.eval.cli", "evaluate an LCM and a codec; JSON + Markdown table"),
     "generate": ("engine.generate", "continue a text with an LCM from the command line"),

@@ -25,6 +25,8 @@ from engine.lcm import LCMConfig, preset
 from engine.lcm.blocks import ffn_hidden_dim
 
 TIME_FREQ_DIM = 256  # TimestepEmbedding's sinusoidal features (engine.lcm.blocks)
+QUANT_TYPES = ("quant_lcm_d", "quant_lcm_c")
+TOWERED = ("two_tower", *QUANT_TYPES)  # a contextualizer and cross-attention memory
 ADALN_CHUNKS = 9  # shift, scale, gate for each of the denoiser's three sub-layers
 
 
@@ -136,6 +138,19 @@ def _time_embedding(config: LCMConfig, rows: int) -> float:
     return linear(rows, TIME_FREQ_DIM, d) + linear(rows, d, d)
 
 
+def _head_layers(config: LCMConfig, rows: int, memory: int) -> float:
+    """The Two-Tower denoiser's layers (also the quantized LCMs' head) on `rows` queries
+    whose context holds `memory` entries; the AdaLN modulation is one row (one step)."""
+    d, hidden = config.d_model, _hidden(config)
+    per_layer = (
+        linear(1, d, ADALN_CHUNKS * d)
+        + block(rows, 1, 1, d, hidden)  # self-attention sees only itself, plus the FFN
+        + 2 * linear(rows, d, d)  # cross-attention query and output
+        + attention(rows, 1, memory, d)
+    )
+    return config.n_denoiser_layers * per_layer
+
+
 def denoiser_pass(config: LCMConfig, rows: int, memory: int) -> float:
     """One network evaluation of the diffusion head for `rows` noisy concepts whose
     context holds `memory` entries (Two-Tower: zero vector + context; One-Tower: clean
@@ -145,22 +160,31 @@ def denoiser_pass(config: LCMConfig, rows: int, memory: int) -> float:
     io = linear(rows, config.dim, d) + _time_embedding(config, 1) + linear(rows, d, config.dim)
     if config.model_type == "one_tower":
         return io + config.n_layers * block(rows, 1, memory, d, hidden)
-    per_layer = (
-        linear(1, d, ADALN_CHUNKS * d)
-        + block(rows, 1, 1, d, hidden)  # self-attention sees only itself, plus the FFN
-        + 2 * linear(rows, d, d)  # cross-attention query and output
-        + attention(rows, 1, memory, d)
-    )
-    return io + config.n_denoiser_layers * per_layer
+    return io + _head_layers(config, rows, memory)
+
+
+def level_pass(config: LCMConfig, rows: int, memory: int) -> float:
+    """One codebook level of a quantized LCM: the head on `rows` partial sums (the level
+    embedding is a table lookup), then the level's logits: Quant-LCM-d's output layer, or
+    Quant-LCM-c's residual plus its distances to the units (one matrix product)."""
+    d, units = config.d_model, config.quant.codebook_size
+    if config.model_type == "quant_lcm_d":
+        out = linear(rows, d, units)
+    else:
+        out = linear(rows, d, config.dim) + linear(rows, config.dim, units)
+    return linear(rows, config.dim, d) + _head_layers(config, rows, memory) + out
 
 
 def propose(
     config: LCMConfig, context: int, num_samples: int = 1, steps: int = 40, guided: bool = True
 ) -> float:
     """FLOPs of one `propose`: every DDIM step runs the denoiser once on all samples
-    (twice as many rows with classifier-free guidance: conditional + unconditional)."""
+    (twice as many rows with classifier-free guidance: conditional + unconditional); a
+    quantized LCM runs its head once per codebook instead (no steps, no guidance)."""
     if config.model_type == "base_lcm":
         return linear(1, config.d_model, config.dim)  # the postnet on the cached output
+    if config.model_type in QUANT_TYPES:
+        return config.quant.num_codebooks * level_pass(config, num_samples, context + 1)
     rows = num_samples * (2 if guided else 1)
     memory = context + 1  # Two-Tower: zero vector; One-Tower: the query itself
     return steps * denoiser_pass(config, rows, memory)
@@ -171,7 +195,7 @@ def start(config: LCMConfig, context: int) -> float:
     if config.model_type == "base_lcm":
         return context_pass(config, context + 1, context + 1)  # zero start vector in front
     flops = context_pass(config, context, context) if context else 0.0
-    if config.model_type == "two_tower":
+    if config.model_type in TOWERED:
         flops += memory_kv(config, context + 1)
     return flops
 
@@ -180,7 +204,7 @@ def append(config: LCMConfig, context: int) -> float:
     """Extending the caches by one concept after `context` concepts."""
     keys = context + 2 if config.model_type == "base_lcm" else context + 1
     flops = context_pass(config, 1, keys)
-    if config.model_type == "two_tower":
+    if config.model_type in TOWERED:
         flops += memory_kv(config, 1)
     return flops
 
@@ -215,7 +239,12 @@ def parameters(config: LCMConfig) -> int:
     denoiser_layer = 8 * d * d + 3 * d * hidden + (d * ADALN_CHUNKS * d + ADALN_CHUNKS * d)
     denoiser_layer += 2 * biases[0] + biases[1]  # self- and cross-attention, SwiGLU
     contextualizer = (dim * d + d) + config.n_layers * layer + d
-    return contextualizer + io + time + config.n_denoiser_layers * denoiser_layer + d
+    towers = contextualizer + config.n_denoiser_layers * denoiser_layer + d
+    if config.model_type in QUANT_TYPES:  # level embedding; postnet to units or residual
+        out = config.quant.codebook_size if config.model_type == "quant_lcm_d" else dim
+        quant = config.quant
+        return towers + (dim * d + d) + quant.num_codebooks * d + (d * out + out)
+    return towers + io + time
 
 
 # ---- the comparison of the paper's figure ----------------------------------------------

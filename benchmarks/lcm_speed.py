@@ -3,9 +3,10 @@ architecture, or the demo preset before it is built).
 
 Sweeps, each around the app's default (Two-Tower, 40 DDIM steps, guidance on, 4
 samples, 16 concepts of context): diffusion steps, guidance, parallel samples, context
-length with and without reusing the contextualizer's KV cache, and the three model
-families. Weights are random: latency does not depend on their values (the AdaLN gates
-are made non-zero anyway, so no layer is an identity). Each case also reports the
+length with and without reusing the contextualizer's KV cache, and the model families
+(the quantized LCMs with 16 codebooks of 256 units; they ignore steps and guidance).
+Weights are random: latency does not depend on their values (the AdaLN gates are made
+non-zero anyway, so no layer is an identity). Each case also reports the
 analytic FLOPs (benchmarks/flops.py) and the rate they imply.
 """
 
@@ -138,7 +139,7 @@ def cases(quick: bool) -> list[dict]:
     grid = [{"steps": s, "guided": g} for s in steps for g in (True, False)]
     grid += [{"samples": n} for n in samples]
     grid += [{"context": n, "cached": c} for n in lengths for c in (True, False)]
-    grid += [{"model_type": m} for m in ("base_lcm", "one_tower", "two_tower")]
+    grid += [{"model_type": m} for m in ("base_lcm", "one_tower", "two_tower", *flops.QUANT_TYPES)]
     unique = []
     for case in grid:
         full = {**DEFAULTS, "cached": True, "model_type": "two_tower", **case}

@@ -6,10 +6,14 @@ Stages, each skipped when its output exists (so re-running the command resumes):
   2. codec    four-language codec training (resumable) -> <work>/codec_run -> assets/demo/codec
   3. shards   `lcm-writer prepare` on the English documents with the demo codec -> <work>/shards
   4. norm     `lcm-writer fit-normalizer` -> <work>/normalizer.safetensors
-  5. lcms     `lcm-writer train` (recipes/demo.yaml) for each model type; the Two-Tower
-              goes to assets/demo/lcm (fp16), the others stay in <work> for comparison
-  6. eval     codec round trips and latency, `lcm-writer eval` per LCM -> <work>/eval
-  7. cards    assets/demo/codec/README.md and assets/demo/lcm/README.md
+  5. rvq      `lcm-writer fit-rvq` -> <work>/rvq.safetensors, and its auto-encoding curve
+              on held-out sentences -> <work>/eval/rvq_curve.json
+  6. lcms     `lcm-writer train` (recipes/demo.yaml) for each model type; the Two-Tower
+              goes to assets/demo/lcm and the Quant-LCM-d to assets/demo/quant_lcm (fp16),
+              the others stay in <work> for comparison
+  7. eval     codec round trips and latency, `lcm-writer eval` per LCM -> <work>/eval
+  8. cards    assets/demo/codec/README.md, assets/demo/lcm/README.md (all five LCMs) and
+              assets/demo/quant_lcm/README.md
 
 About 2.5 hours on a free 2-core CPU (most of it the codec). With a GPU the codec trains
 there in about 11 minutes; the rest stays on the CPU, about 30 minutes.
@@ -30,8 +34,15 @@ from engine.codec.demo import LANGUAGES, DemoCodecConfig
 from engine.data import corpus
 from engine.paths import ASSETS, RECIPES, REPO, WORD_LIST
 
-LCM_TYPES = ("two_tower", "base_lcm", "one_tower")
+LCM_TYPES = ("two_tower", "base_lcm", "one_tower", "quant_lcm_d", "quant_lcm_c")
+QUANT_TYPES = ("quant_lcm_d", "quant_lcm_c")
 BUNDLED_LCM = "two_tower"
+BUNDLED_QUANT = "quant_lcm_d"  # bundled too: temperature / top-p are its sampling controls
+# The demo RVQ: RVQ_CODEBOOKS x RVQ_UNITS k-means codebooks on the ~85k training concepts
+# (the paper: 64 x 8192 on 15M sentences). See the Quant-LCM card for the curve.
+RVQ_CODEBOOKS = 32
+RVQ_UNITS = 256
+RVQ_HELDOUT = 500  # held-out sentences of the auto-encoding curve
 # The recipe's `demo` preset (d_model 384) would not fit beside the codec in the 40 MB
 # asset budget; d_model 256 halves it. Short run: the corpus is small (~85k concepts).
 LCM_OVERRIDES = [
@@ -170,6 +181,35 @@ def build_shards(work: Path, codec_dir: Path) -> Path:
     return shards
 
 
+def build_rvq(work: Path) -> Path:
+    from engine.data import rvq_fit
+
+    path = work / "rvq.safetensors"
+    if not path.exists():
+        _run_cli(rvq_fit, [str(work / "shards"), "--out", str(path), "--codebooks",
+                           str(RVQ_CODEBOOKS), "--units", str(RVQ_UNITS)])  # fmt: skip
+    return path
+
+
+def rvq_curve(work: Path, codec_dir: Path) -> dict:
+    """The RVQ's auto-encoding curve on the codec's held-out English sentences (the
+    sample its own card's held-out figures use); cached."""
+    from engine.codec import load_codec
+    from engine.eval.rvq_curve import autoencoding_curve
+    from engine.lcm import ResidualVQ
+
+    out = work / "eval" / "rvq_curve.json"
+    if not out.exists():
+        rvq, _ = ResidualVQ.load(work / "rvq.safetensors")
+        sentences = demo_train.heldout_sample(
+            demo_train.sentence_file(work / "corpus", "valid"), RVQ_HELDOUT
+        )
+        curve = autoencoding_curve(load_codec(codec_dir, device="cpu"), rvq, sentences, "eng_Latn")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"sentences": len(sentences), **curve}, indent=2) + "\n")
+    return json.loads(out.read_text())
+
+
 def train_lcm(
     work: Path, recipe: Path, model_type: str, steps: int, minutes: float | None = None
 ) -> Path:
@@ -185,7 +225,9 @@ def train_lcm(
     ]
     if minutes:
         overrides.append(f"max_minutes={minutes}")
-    if model_type != "two_tower":  # same depth as the Two-Tower's two towers together
+    if model_type in QUANT_TYPES:  # the Two-Tower's shape, its head over the RVQ's units
+        overrides.append(f"rvq={work / 'rvq.safetensors'}")
+    elif model_type != "two_tower":  # same depth as the Two-Tower's two towers together
         demo = preset("demo")
         overrides.append(f"model.n_layers={demo.n_layers + demo.n_denoiser_layers}")
     if not (out / "final").exists():
@@ -434,6 +476,35 @@ def write_lcm_card(path: Path, results: dict, codec: dict, work: Path) -> None:
     )
 
 
+def curve_rows(curve: dict) -> list[dict]:
+    """The flat `autoencoding_curve` metrics as one row per codebook count."""
+    levels = sorted(int(k.split("@")[1]) for k in curve if k.startswith("auto_bleu@"))
+    return [
+        {"codebooks": k, "auto_bleu": curve[f"auto_bleu@{k}"], "share_of_continuous":
+         curve[f"ratio@{k}"], "cosine": curve[f"cosine@{k}"]}
+        for k in levels
+    ]  # fmt: skip
+
+
+def write_quant_card(path: Path, curve: dict, results: dict) -> None:
+    """The bundled Quant-LCM-d's card: its RVQ's auto-encoding curve against the target
+    (70 % of the continuous codec's AutoBLEU with all codebooks, the paper's ratio) and
+    the quantized LCMs' held-out metrics beside the Two-Tower's."""
+    rows = curve_rows(curve)
+    share = rows[-1]["share_of_continuous"]
+    verdict = "meets" if share >= 0.7 else "misses"
+    columns = ["l2", "round_trip_l2", "contrastive_accuracy", "paraphrasing"]
+    models = [n for n in (BUNDLED_LCM, *QUANT_TYPES) if n in results]
+    table = [{"model": n, **{c: results[n]["next_concept"].get(c, "-") for c in columns}}
+             for n in models]  # fmt: skip
+    path.write_text(QUANT_CARD.format(
+        codebooks=RVQ_CODEBOOKS, units=RVQ_UNITS, n=curve["sentences"],
+        continuous=curve["continuous_auto_bleu"], share=share, verdict=verdict,
+        curve=_table(rows, ["codebooks", "auto_bleu", "share_of_continuous", "cosine"]),
+        table=_table(table, ["model", *columns]), positions=EVAL_POSITIONS,
+    ))  # fmt: skip
+
+
 def baseline_metrics(
     work: Path, max_docs: int = 32, positions: int = EVAL_POSITIONS, seed: int = 0
 ) -> dict:
@@ -479,11 +550,17 @@ def run(args: argparse.Namespace) -> int:
     )
     build_shards(work, codec_dir)
     model_types = args.lcm_types.split(",")
+    curve = None
+    if set(model_types) & set(QUANT_TYPES):
+        build_rvq(work)
+        curve = rvq_curve(work, codec_dir)
     finals = {
         t: train_lcm(work, args.recipe, t, args.lcm_steps, args.lcm_minutes) for t in model_types
     }
     if BUNDLED_LCM in finals:
         bundle_lcm(finals[BUNDLED_LCM], assets / "lcm")
+    if BUNDLED_QUANT in finals:
+        bundle_lcm(finals[BUNDLED_QUANT], assets / "quant_lcm")
     results = {t: eval_lcm(work, final, codec_dir, t) for t, final in finals.items()}
     results["baselines"] = baseline_metrics(work)
     (work / "eval" / "lcms.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -493,6 +570,8 @@ def run(args: argparse.Namespace) -> int:
         data = "the held-out documents (split valid) of the demo corpus"
         set_sampler_section(card, sampler_comparison(work, finals[BUNDLED_LCM], codec_dir), data)
         set_guidance_section(card, guidance_sweep(work, finals[BUNDLED_LCM], codec_dir), data)
+    if BUNDLED_QUANT in finals:
+        write_quant_card(assets / "quant_lcm" / "README.md", curve, results)
     return 0
 
 
@@ -616,8 +695,9 @@ LCM_CARD = """# Demo LCMs (English, on the demo codec's concepts)
 
 **What**: small Large Concept Models that predict the next concept of a document in the
 demo codec's 512-d space (engine/lcm, preset `demo` with `{overrides}`). The bundled model (this
-directory, fp16) is the Two-Tower diffusion LCM; the Base-LCM and One-Tower below were
-trained the same way for comparison and are not bundled. Each carries its robust
+directory, fp16) is the Two-Tower diffusion LCM; the Base-LCM, One-Tower and the
+quantized LCMs below were trained the same way for comparison (the Quant-LCM-d is bundled
+in `../quant_lcm`, with its RVQ's card). Each carries its robust
 normaliser (fitted on the training concepts) and its end-of-text concept (the demo
 codec's encoding of "End of text.").
 
@@ -664,4 +744,39 @@ Examples of the bundled Two-Tower:
   documents (software manuals and the World English Bible): continuations are topical
   at best, often generic or repetitive, and read only as well as the codec decodes.
 - Only meaningful with the demo codec; with SONAR, train your own LCM.
+"""
+
+QUANT_CARD = """# Demo quantized LCM (Quant-LCM-d, English, on the demo codec's concepts)
+
+**What**: the paper's quantized LCM (section 2.5) at demo size. A residual vector
+quantiser (RVQ: {codebooks} codebooks of {units} units, seeded k-means on the training
+concepts, `lcm-writer fit-rvq`) writes every concept as one unit per codebook, coarse to
+fine; Quant-LCM-d (`engine/lcm/quant_lcm.py`) keeps the Two-Tower's contextualizer and
+predicts the units codebook by codebook with a softmax, so sampling has the controls a
+writer knows from language models: `temperature` (0: always the most likely unit),
+`top_p` and `top_k`, passed to `sample_next` / `generate`. The codebooks are inside
+`model.safetensors`; `load_lcm("demo-quant")` loads it. Same training data, recipe and
+size as the bundled Two-Tower (`../lcm/README.md`), fp16.
+
+## The RVQ's auto-encoding curve
+{n} held-out English sentences (20-150 characters, the codec card's held-out sample):
+AutoBLEU of decode(RVQ(x)[:k]) for the first k codebooks, against the continuous codec's
+own round trip decode(x) (AutoBLEU {continuous:.1f}), and the cosine of the quantised
+concept to x (`engine/eval/rvq_curve.py`):
+
+{curve}
+
+With all {codebooks} codebooks the RVQ keeps {share:.0%} of the continuous codec's AutoBLEU:
+it **{verdict}** the target of 70 % (the paper's ratio with 64 codebooks of 8,192 units).
+
+## Next-concept metrics on held-out documents
+`lcm-writer eval`, split `valid`, {positions} positions per document, default sampling
+(Quant-LCM: temperature 1), beside the bundled Two-Tower:
+
+{table}
+
+## Limits
+- The RVQ is fitted on about 85k concepts: its later codebooks model little but noise,
+  and the quantised concepts decode only as faithfully as the demo codec's round trips.
+- No classifier-free guidance (the paper's quantized LCMs lag its diffusion LCMs too).
 """

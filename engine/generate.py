@@ -2,6 +2,7 @@
 
     echo "The storm came at night. The keeper lit the lamp." | lcm-writer generate
     lcm-writer generate "A first sentence." --lcm CKPT_DIR --codec sonar --max-concepts 8
+    lcm-writer generate "A first sentence." --lcm demo-quant --temperature 0.7 --top-p 0.9
 
 The text is split into sentences, each encoded as a concept; the LCM continues the
 concept sequence until it predicts end-of-text (or max-concepts), and the codec decodes
@@ -23,7 +24,9 @@ from engine.segment import split_sentences
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", nargs="?", help="the text to continue (default: read stdin)")
-    parser.add_argument("--lcm", default="demo", help='"demo" or an LCM checkpoint directory')
+    parser.add_argument(
+        "--lcm", default="demo", help='"demo", "demo-quant" or an LCM checkpoint directory'
+    )
     parser.add_argument("--codec", default="demo", help='"demo", "sonar" or a codec directory')
     parser.add_argument("--lang", help="language of the text, e.g. eng_Latn (default: detect)")
     parser.add_argument("--out-lang", help="language to write in (default: --lang)")
@@ -31,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, help="DDIM steps (default: the model's, 40)")
     parser.add_argument("--guidance-scale", type=float, help="classifier-free guidance scale")
+    parser.add_argument("--temperature", type=float, help="quantized LCMs: 0 = most likely units")
+    parser.add_argument("--top-p", type=float, help="quantized LCMs: nucleus sampling mass")
+    parser.add_argument("--top-k", type=int, help="quantized LCMs: draw among the k likeliest")
     parser.add_argument("--device", help="cpu, cuda, ... (default: cuda when present)")
     parser.add_argument("--json", action="store_true", help="print input and output as JSON")
 
@@ -43,7 +49,13 @@ def run(args: argparse.Namespace) -> int:
     if args.max_concepts < 1:
         print("error: --max-concepts must be at least 1", file=sys.stderr)
         return 2
-    options = {"steps": args.steps, "guidance_scale": args.guidance_scale}
+    options = {
+        "steps": args.steps,
+        "guidance_scale": args.guidance_scale,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "top_k": args.top_k,
+    }
     options = {name: value for name, value in options.items() if value is not None}
     try:
         lang = args.lang or detect_language(text)

@@ -33,10 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
-def sample_concepts(docs: list[np.ndarray], max_concepts: int, seed: int) -> np.ndarray:
+def sample_concepts(
+    docs: list[np.ndarray], max_concepts: int, seed: int, with_end: bool = False
+) -> np.ndarray:
     """Uniform sample without replacement of sentence rows (each document's last row, the
-    end-of-text concept, is left out)."""
-    sentences = np.concatenate([d[:-1] for d in docs]) if docs else np.zeros((0, 0))
+    end-of-text concept, is left out unless `with_end`)."""
+    end = None if with_end else -1
+    sentences = np.concatenate([d[:end] for d in docs]) if docs else np.zeros((0, 0))
     if len(sentences) < 2:
         raise NormalizerFileError(
             f"only {len(sentences)} sentence concept(s) found; the normaliser needs at least 2"

@@ -10,6 +10,7 @@ Writes `eval.json` and `eval.md` (a Markdown table) to `--out`:
 - the codec: AutoBLEU of sentence round trips decode(encode(s)), and fragility: AutoBLEU
   of decode(x + noise) against decode(x) and the cosine of its re-encoding to x, at
   several relative noise levels;
+- for a quantized LCM, its RVQ's auto-encoding curve (engine.eval.rvq_curve);
 - with --writer-words, the writer-facing section (engine.eval.writer_metrics): decoded K=4
   regenerations and 5-sentence continuations, and ten examples chosen by the seed.
 """
@@ -32,6 +33,7 @@ from engine.eval import concept_metrics as cm
 from engine.eval import text_metrics as tm
 from engine.eval import writer_metrics as wm
 from engine.eval.mutual_information import LogProbModel, UnigramCacheLM
+from engine.eval.rvq_curve import autoencoding_curve
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -203,6 +205,10 @@ def evaluate(args: argparse.Namespace, model=None, codec=None) -> dict:
                 codec, sentences[: args.max_sentences], levels, args.lang, args.seed
             ),
         }
+        if hasattr(model, "rvq"):
+            results["rvq"] = autoencoding_curve(
+                codec, model.rvq, sentences[: args.max_sentences], args.lang
+            )
         if words is not None:
             results["writer"] = wm.writer_metrics(
                 model, codec, docs, words, positions=args.positions, seed=args.seed, lang=args.lang

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-MODEL_TYPES = ("base_lcm", "two_tower", "one_tower")
+MODEL_TYPES = ("base_lcm", "two_tower", "one_tower", "quant_lcm_d", "quant_lcm_c")
 
 
 @dataclass
@@ -63,6 +63,11 @@ class SamplerConfig:
     sample_max_value: float = 6.0  # its largest divisor
     clip_latent: float | None = None  # clamp the latent to [-c, c] before every model call
     clip_noise: float | None = None  # clamp every Gaussian draw to [-clip_noise, clip_noise]
+    # Quantized LCMs only: how each codebook's unit is drawn (temperature 0: the most
+    # likely unit; top_k / top_p keep the k most likely / the smallest set holding p).
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int | None = None
 
     def __post_init__(self) -> None:
         for name, kind in (("spacing", Spacing), ("guidance_space", GuidanceSpace)):
@@ -73,6 +78,12 @@ class SamplerConfig:
             raise ValueError(f"epsilon_scaling must be positive, got {self.epsilon_scaling}")
         if self.thresholding and self.clip_sample is not None:
             raise ValueError("choose one of thresholding and clip_sample, not both")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError(
+                f"temperature must be >= 0 and 0 < top_p <= 1, got {self.temperature}, {self.top_p}"
+            )
+        if self.top_k is not None and self.top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {self.top_k}")
         if not 0 < self.dynamic_thresholding_ratio <= 1 or self.sample_max_value < 1:
             raise ValueError(
                 "dynamic thresholding needs 0 < dynamic_thresholding_ratio <= 1 and "
@@ -94,13 +105,22 @@ class GenerationConfig:
 
 
 @dataclass
+class QuantConfig:
+    """The residual vector quantiser of a quantized LCM (ignored by the others): the
+    codebooks themselves come from `lcm-writer fit-rvq` and live in the checkpoint."""
+
+    num_codebooks: int = 16
+    codebook_size: int = 256
+
+
+@dataclass
 class LCMConfig:
-    model_type: str = "two_tower"  # base_lcm | two_tower | one_tower
+    model_type: str = "two_tower"  # base_lcm | two_tower | one_tower | quant_lcm_d | quant_lcm_c
     dim: int = 1024  # codec (concept) dimension
     d_model: int = 2048
     n_heads: int = 16
     n_layers: int = 5  # Base-LCM / One-Tower body, or the Two-Tower contextualizer
-    n_denoiser_layers: int = 13  # Two-Tower only
+    n_denoiser_layers: int = 13  # Two-Tower denoiser, or the quantized LCMs' unit predictor
     ffn_multiple_of: int = 256  # SwiGLU width = 2/3 * 4 * d_model rounded up to this
     rope_theta: float = 10000.0
     norm_eps: float = 1e-5
@@ -111,6 +131,7 @@ class LCMConfig:
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
+    quant: QuantConfig = field(default_factory=QuantConfig)
 
     def __post_init__(self) -> None:
         if self.model_type not in MODEL_TYPES:
@@ -133,6 +154,7 @@ class LCMConfig:
             "diffusion": DiffusionConfig,
             "sampler": SamplerConfig,
             "generation": GenerationConfig,
+            "quant": QuantConfig,
         }
         kwargs = dict(data)
         for name, sub in nested.items():

@@ -25,7 +25,8 @@ class ConceptModel(nn.Module):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        ConceptModel.registry[cls.model_type] = cls
+        if "model_type" in cls.__dict__:  # an intermediate class names no model of its own
+            ConceptModel.registry[cls.model_type] = cls
 
     def __init__(self, config: LCMConfig) -> None:
         super().__init__()

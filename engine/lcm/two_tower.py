@@ -56,13 +56,22 @@ class TwoTowerLCM(ConceptModel):
             d, config.n_heads, config.n_layers, hidden, eps, config.rope_theta, *layer_options
         )
         self.denoiser_prenet = nn.Linear(config.dim, d)
-        self.time_embed = TimestepEmbedding(d)
+        self.time_embed = self.step_embedding(config)
         self.denoiser = nn.ModuleList(
             DenoiserBlock(d, config.n_heads, hidden, eps, *layer_options)
             for _ in range(config.n_denoiser_layers)
         )
         self.final_norm = RMSNorm(d, eps)
-        self.postnet = nn.Linear(d, config.dim)
+        self.postnet = nn.Linear(d, self.output_dim(config))
+
+    # The denoiser is a head conditioned on a step and the context: the quantized LCMs
+    # reuse it with codebook levels for steps and their own outputs.
+    def step_embedding(self, config: LCMConfig) -> nn.Module:
+        """Embeds the steps t [B, L] the denoiser is conditioned on (diffusion timesteps)."""
+        return TimestepEmbedding(config.d_model)
+
+    def output_dim(self, config: LCMConfig) -> int:
+        return config.dim
 
     def memory_kv(self, memory: torch.Tensor) -> list[KV]:
         """Cross-attention keys/values of every denoiser layer for memory [B, S, d]."""

@@ -32,6 +32,7 @@ class TrainConfig(BaseModel):
     data: str  # directory of shards from `lcm-writer prepare`
     split: str = "train"
     normalizer: str | None = None  # file from fit-normalizer; None: fit on the training data
+    rvq: str | None = None  # file from fit-rvq: the codebooks of a quantized LCM (quant_lcm_*)
     objective: Literal["pretrain", "finetune"] = "pretrain"
     max_len: int = Field(128, ge=2)  # documents are wrapped into windows of this many concepts
     batch_concepts: int = Field(2048, ge=2)  # padded concepts per micro-batch and process

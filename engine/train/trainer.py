@@ -8,6 +8,7 @@ states, the data position and the step, so a resumed run continues bit for bit.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -25,7 +26,7 @@ from tqdm import tqdm
 
 from engine.data.dataset import ConceptBatches, Example, load_examples
 from engine.data.normalizer_fit import NormalizerFileError, load_normalizer
-from engine.lcm import ConceptModel, LCMConfig, build_model, preset
+from engine.lcm import ConceptModel, LCMConfig, QuantConfig, ResidualVQ, build_model, preset
 from engine.train.config import TrainConfig
 from engine.train.schedule import warmup_cosine
 
@@ -74,8 +75,20 @@ def _fit_normalizer(model: ConceptModel, examples: list[Example], seed: int) -> 
     model.normalizer.fit(concepts)
 
 
+def _load_rvq(path: str, info: dict) -> ResidualVQ:
+    rvq, meta = ResidualVQ.load(path)
+    if rvq.dim != info["dim"] or meta.get("codec") != info["codec"]:
+        raise ValueError(
+            f"{path} was fitted on {meta.get('codec')} ({rvq.dim}-d), "
+            f"the shards hold {info['codec']} ({info['dim']}-d)"
+        )
+    return rvq
+
+
 def build(cfg: TrainConfig, info: dict, examples: list[Example]) -> ConceptModel:
-    """The model to train: from `init_from` or a preset; with normaliser and EOT set."""
+    """The model to train: from `init_from` or a preset; with normaliser, EOT and (for a
+    quantized LCM) the RVQ's codebooks set."""
+    rvq = _load_rvq(cfg.rvq, info) if cfg.rvq else None
     if cfg.init_from:
         model = ConceptModel.from_pretrained(cfg.init_from)
         if cfg.model:
@@ -84,6 +97,9 @@ def build(cfg: TrainConfig, info: dict, examples: list[Example]) -> ConceptModel
         config = preset(cfg.preset, dim=info["dim"])
         if cfg.model:
             config = LCMConfig.from_dict({**config.to_dict(), **cfg.model, "dim": info["dim"]})
+        if rvq is not None:  # the codebooks decide the quantized LCM's sizes
+            quant = QuantConfig(rvq.num_codebooks, rvq.codebook_size)
+            config = dataclasses.replace(config, quant=quant)
         model = build_model(config)
     if model.dim != info["dim"]:
         raise ValueError(f"the model works on {model.dim}-d concepts, the shards on {info['dim']}")
@@ -98,6 +114,13 @@ def build(cfg: TrainConfig, info: dict, examples: list[Example]) -> ConceptModel
     elif not cfg.init_from:
         _fit_normalizer(model, examples, cfg.seed)
     model.eot.copy_(torch.from_numpy(info["eot"]))
+    quantized = hasattr(model, "rvq")
+    if rvq is not None and not quantized:
+        raise ValueError(f"rvq is set but a {model.config.model_type} model has no codebooks")
+    if rvq is not None:
+        model.rvq.load_state_dict(rvq.state_dict())
+    elif quantized and not cfg.init_from:
+        raise ValueError(f"a {model.config.model_type} model needs `rvq` (a file from fit-rvq)")
     return model
 
 

@@ -9,8 +9,10 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks import flops
-from engine.lcm import SamplerConfig, build_model, preset
+from engine.lcm import QuantConfig, SamplerConfig, build_model, preset
 from engine.lcm.blocks import KVCache, Transformer, causal_mask, ffn_hidden_dim
+
+MODEL_TYPES = ["two_tower", "one_tower", "base_lcm", "quant_lcm_d", "quant_lcm_c"]
 
 
 def counted(fn) -> int:
@@ -24,7 +26,8 @@ def counted(fn) -> int:
 
 def toy_model(model_type: str):
     torch.manual_seed(0)
-    config = preset("toy", model_type=model_type, dim=24, d_model=48, n_heads=4)
+    config = preset("toy", model_type=model_type, dim=24, d_model=48, n_heads=4,
+                    quant=QuantConfig(num_codebooks=3, codebook_size=40))  # fmt: skip
     return build_model(config).eval()
 
 
@@ -33,14 +36,14 @@ def context_state(model, length: int):
     return model.start(x, torch.ones(1, length, dtype=torch.bool))
 
 
-@pytest.mark.parametrize("model_type", ["two_tower", "one_tower", "base_lcm"])
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
 @pytest.mark.parametrize("length", [0, 1, 7])
 def test_reading_a_context_matches_the_counter(model_type, length):
     model = toy_model(model_type)
     assert counted(lambda: context_state(model, length)) == flops.start(model.config, length)
 
 
-@pytest.mark.parametrize("model_type", ["two_tower", "one_tower", "base_lcm"])
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_appending_one_concept_matches_the_counter(model_type):
     model = toy_model(model_type)
     state = context_state(model, 5)
@@ -48,7 +51,7 @@ def test_appending_one_concept_matches_the_counter(model_type):
     assert measured == flops.append(model.config, 5)
 
 
-@pytest.mark.parametrize("model_type", ["two_tower", "one_tower", "base_lcm"])
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
 @pytest.mark.parametrize(("steps", "guidance", "samples"), [(3, 3.0, 2), (5, 1.0, 4)])
 def test_proposing_matches_the_counter(model_type, steps, guidance, samples):
     model = toy_model(model_type)
@@ -70,7 +73,7 @@ def test_steps_multiply_and_guidance_nearly_doubles_the_denoiser_cost():
 
 
 def test_parameter_count_matches_the_models():
-    for model_type in ("two_tower", "one_tower", "base_lcm"):
+    for model_type in MODEL_TYPES:
         model = toy_model(model_type)
         assert flops.parameters(model.config) == sum(p.numel() for p in model.parameters())
     with torch.device("meta"):

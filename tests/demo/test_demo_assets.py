@@ -155,3 +155,19 @@ def test_regenerate_and_repeat_sections_are_written_once_and_state_their_figures
         "held-out pairs",
     )
     assert "at least **0.50**" in card.read_text() and "25.0% flagged" in card.read_text()
+
+
+def test_quant_card_reports_the_curve_against_the_target(tmp_path):
+    from engine.demo_assets import curve_rows, write_quant_card
+
+    curve = {"sentences": 3, "continuous_auto_bleu": 20.0}
+    for k, bleu in ((1, 2.0), (2, 9.0), (3, 15.0)):
+        curve |= {f"auto_bleu@{k}": bleu, f"ratio@{k}": bleu / 20, f"cosine@{k}": 0.5 + k / 10}
+    rows = curve_rows(curve)
+    assert [r["codebooks"] for r in rows] == [1, 2, 3] and rows[-1]["share_of_continuous"] == 0.75
+    metrics = {"l2": 1.0, "round_trip_l2": 0.5, "contrastive_accuracy": 0.6, "paraphrasing": 0.3}
+    results = {n: {"next_concept": metrics} for n in ("two_tower", "quant_lcm_d", "quant_lcm_c")}
+    write_quant_card(tmp_path / "README.md", curve, results)
+    card = (tmp_path / "README.md").read_text()
+    assert "keeps 75% of the continuous codec's AutoBLEU" in card and "**meets**" in card
+    assert "| 3 | 15.000 | 0.750 | 0.800 |" in card and "| quant_lcm_c | 1.000 |" in card

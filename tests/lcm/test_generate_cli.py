@@ -9,7 +9,7 @@ import pytest
 
 from app.cli import main
 from tests.demo.tiny import save_tiny_demo_codec
-from tests.lcm.helpers import toy_model
+from tests.lcm.helpers import toy_model, toy_quant_model
 
 TEXT = (
     "The quick brown fox jumps over the lazy dog. A decoder turns any concept back into a sentence."
@@ -22,7 +22,8 @@ def checkpoints(tmp_path_factory):
     codec = save_tiny_demo_codec(root)  # 32-d concepts
     lcm = toy_model("two_tower", dim=32).save_pretrained(root / "lcm")
     wrong = toy_model("two_tower", dim=16).save_pretrained(root / "lcm16")
-    return {"codec": str(codec), "lcm": str(lcm), "lcm16": str(wrong)}
+    quant = toy_quant_model("quant_lcm_d", dim=32).save_pretrained(root / "quant")
+    return {"codec": str(codec), "lcm": str(lcm), "lcm16": str(wrong), "quant": str(quant)}
 
 
 def generate(capsys, *args: str) -> tuple[int, str, str]:
@@ -44,6 +45,18 @@ def test_continues_a_text_reproducibly(capsys, checkpoints):
     assert 1 <= len(result["continuation"]) <= 3
     assert all(isinstance(s, str) for s in result["continuation"])
     assert generate(capsys, TEXT, *args)[1] == out  # same seed, same text
+
+
+def test_a_quantized_lcm_takes_temperature_top_p_and_top_k(capsys, checkpoints):
+    args = ["--lcm", checkpoints["quant"], "--codec", checkpoints["codec"], "--lang",
+            "eng_Latn", "--max-concepts", "2", "--json"]  # fmt: skip
+    greedy = [generate(capsys, TEXT, *args, "--temperature", "0", "--seed", str(s)) for s in (1, 2)]
+    assert greedy[0][0] == 0, greedy[0][2]
+    assert greedy[0][1] == greedy[1][1]  # temperature 0: the seed does not matter
+    top_1 = generate(capsys, TEXT, *args, "--temperature", "5", "--top-k", "1", "--seed", "3")
+    assert top_1[1] == greedy[0][1]
+    code, _, err = generate(capsys, TEXT, *args, "--top-p", "1.5")
+    assert code == 2 and "top_p" in err
 
 
 def test_reads_stdin_and_prints_one_sentence_per_line(capsys, checkpoints, monkeypatch):
