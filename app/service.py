@@ -43,6 +43,7 @@ from app.errors import (
 from engine.codec import ConceptCodec
 from engine.codec.round_trip import round_trips
 from engine.lang import detect_language
+from engine.lcm.generation import NEVER
 from engine.lcm.scoring import best_fitting
 from engine.segment import heading_level, split_paragraphs, split_sentences
 from storage import (
@@ -89,7 +90,6 @@ MAX_ALTERNATIVES = 8  # each one is decoded and shown: more do not fit a screen
 # are trained on bounded windows too), so more is out of distribution, and attention time
 # grows with the context on every call.
 CONTEXT_WINDOW = 128
-NEVER = 2.0  # a cosine threshold no pair of concepts reaches
 DRAWN_PER_SHOWN = 3  # regenerate draws 3K candidates and shows the K that lead on best
 # A sentence is flagged "the model may misread this" when its concept decodes to a reading
 # that shares less than half of its character n-grams (chrF < 50 on 0-100: a different

@@ -121,7 +121,8 @@ def measure_once(name: str, fn: Callable[[], object], **params: object) -> Measu
     start = time.perf_counter()
     peak, growth = peak_rss(fn)
     result = Measurement(name, dict(params), [time.perf_counter() - start], peak, growth, None)
-    print(f"  {name} {params}: {result.median_s:.1f} s, peak {peak} MiB", flush=True)
+    peak_text = "?" if peak is None else f"{peak:.0f}"
+    print(f"  {name} {params}: {result.median_s:.1f} s, peak {peak_text} MiB", flush=True)
     return result
 
 

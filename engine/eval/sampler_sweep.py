@@ -23,9 +23,9 @@ from engine.data.shards import END_OF_TEXT
 from engine.eval.cli import next_concept_metrics
 from engine.eval.mutual_information import UnigramCacheLM
 from engine.eval.writer_metrics import writer_metrics
+from engine.lcm.generation import NEVER
 
 GUIDANCE_GRID = (1.0, 2.0, 3.0, 5.0, 8.0)
-NEVER = 2.0  # an end-of-text threshold no cosine reaches
 CONTEXT = 3  # concepts of each document an expansion continues from
 COLUMNS = ("contrastive_accuracy", "l2", "regen_word_rate", "regen_distinct_2",
            "continuation_rep_4", "held_out_rep_4", "exact")  # fmt: skip

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from .model import ConceptModel
 
 
+NEVER = 2.0  # a cosine threshold no pair of concepts reaches: turns a stop off
+
+
 def sampler_options(defaults: SamplerConfig, options: dict[str, Any]) -> SamplerConfig:
     known = {f.name for f in dataclasses.fields(SamplerConfig)}
     unknown = sorted(set(options) - known)
