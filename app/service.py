@@ -588,7 +588,7 @@ class WriterService:
         _check_live(window.document)
         if window.node is None:
             self._missing_node(window.document, node_id)
-        after = None if window.after is None else torch.from_numpy(window.after).float()
+        after = None if window.after is None else torch.tensor(window.after, dtype=torch.float32)
         return window.node, _tensor(window.concepts, self.codec.dim), after
 
     def _node(self, doc: DocumentView, node_id: int) -> NodeView:

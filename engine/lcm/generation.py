@@ -73,17 +73,27 @@ def _generator(model: ConceptModel, seed: int) -> torch.Generator:
     return torch.Generator(device=model.device).manual_seed(int(seed))
 
 
+def sample_next_batch(
+    model: ConceptModel, contexts: list[torch.Tensor], num_samples: int, seed: int, **options: Any
+) -> torch.Tensor:
+    """[B, num_samples, dim] alternatives (raw space) for the concept after each context:
+    one `start` and one `propose` for the whole batch, all noise from one seeded generator."""
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be at least 1, got {num_samples}")
+    if not contexts:
+        raise ValueError("need at least one context")
+    sampler = sampler_options(model.config.sampler, options)
+    with inference(model):
+        x, valid = _left_padded(model, contexts)
+        state = model.start(x, valid)
+        proposals = model.propose(state, num_samples, _generator(model, seed), sampler)
+        return model.normalizer.denormalize(proposals)
+
+
 def sample_next(
     model: ConceptModel, context: torch.Tensor, num_samples: int, seed: int, **options: Any
 ) -> torch.Tensor:
-    if num_samples < 1:
-        raise ValueError(f"num_samples must be at least 1, got {num_samples}")
-    sampler = sampler_options(model.config.sampler, options)
-    with inference(model):
-        x, valid = _left_padded(model, [context])
-        state = model.start(x, valid)
-        proposals = model.propose(state, num_samples, _generator(model, seed), sampler)
-        return model.normalizer.denormalize(proposals[0])
+    return sample_next_batch(model, [context], num_samples, seed, **options)[0]
 
 
 def _repeats(raw, history, history_valid, threshold: float) -> torch.Tensor:

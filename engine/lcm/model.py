@@ -93,6 +93,12 @@ class ConceptModel(nn.Module):
         `context` [L, dim] (raw space, L may be 0). Options override config.sampler."""
         return generation.sample_next(self, context, num_samples, seed, **options)
 
+    def sample_next_batch(
+        self, contexts: list[torch.Tensor], num_samples: int = 4, seed: int = 0, **options: Any
+    ) -> torch.Tensor:
+        """`sample_next` for several contexts at once: [B, num_samples, dim] (raw space)."""
+        return generation.sample_next_batch(self, contexts, num_samples, seed, **options)
+
     def generate(
         self, context: torch.Tensor, max_concepts: int = 32, seed: int = 0, **options: Any
     ) -> torch.Tensor:

@@ -88,6 +88,22 @@ def test_batched_generation_matches_one_context_at_a_time(model_type):
 
 
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_batched_sampling_matches_one_context_at_a_time(model_type):
+    """sample_next_batch (one pass for all contexts, as regenerate's scoring uses it) gives
+    each context what sample_next gives it alone, with the random draws switched off."""
+    model = toy_model(model_type)
+    contexts = [torch.randn(n, model.dim) for n in (4, 0, 2)]
+    options = {"steps": 4, "init_noise_scale": 0.0}
+    batched = model.sample_next_batch(contexts, num_samples=2, seed=0, **options)
+    assert batched.shape == (3, 2, model.dim)
+    for context, rows in zip(contexts, batched, strict=True):
+        alone = model.sample_next(context, num_samples=2, seed=0, **options)
+        torch.testing.assert_close(rows, alone, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="at least one context"):
+        model.sample_next_batch([], num_samples=2, seed=0)
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_same_seed_same_samples_other_seed_other_samples(model_type):
     model = toy_model(model_type)
     context = torch.randn(4, model.dim)

@@ -108,6 +108,15 @@ def test_batched_generation_matches_one_context_at_a_time(model):
         torch.testing.assert_close(out, alone, atol=1e-5, rtol=1e-5)
 
 
+def test_batched_sampling_matches_one_context_at_a_time(model):
+    contexts = [torch.randn(n, model.dim) for n in (4, 0, 2)]
+    batched = model.sample_next_batch(contexts, num_samples=2, seed=0, temperature=0.0)
+    assert batched.shape == (3, 2, model.dim)
+    for context, rows in zip(contexts, batched, strict=True):
+        alone = model.sample_next(context, num_samples=2, seed=0, temperature=0.0)
+        torch.testing.assert_close(rows, alone, atol=1e-5, rtol=1e-5)
+
+
 def test_save_load_gives_identical_outputs(tmp_path, model):
     context = torch.randn(5, model.dim)
     path = model.save_pretrained(tmp_path / "ckpt")
