@@ -218,8 +218,11 @@ def build_layout(codec_name: str, codec_languages: Sequence[str], max_upload_mb:
                 expand_all_btn = gr.Button("Expand whole outline", elem_id="expand-all-btn")
                 cancel_btn = gr.Button("Cancel", variant="stop", elem_id="cancel-btn")
             with gr.Accordion("Read", open=False):
-                show_plan = gr.Checkbox(
-                    value=True, label="Show the outline's plan lines", elem_id="show-plan"
+                show_plan = gr.Checkbox(  # CSS alone hides the plan lines: no event, so
+                    value=True,  # Gradio needs telling that it is interactive
+                    interactive=True,
+                    label="Show the outline's plan lines",
+                    elem_id="show-plan",
                 )
                 reading = gr.HTML("", elem_id="reading")
 

@@ -70,6 +70,19 @@ def summarise(cases: Sequence[dict[str, torch.Tensor]], k: int, drawn: int) -> d
     return result
 
 
+def compare_regenerate(
+    model: NextConceptModel,
+    docs: Sequence[dict],
+    k: int = 4,
+    drawn: int = 12,
+    positions: int = 4,
+    seed: int = 0,
+) -> dict:
+    """Plain regenerate against regenerate that fits both sides on held-out documents:
+    `summarise` of every `regenerate_cases` position."""
+    return summarise(list(regenerate_cases(model, docs, k, drawn, positions, seed)), k, drawn)
+
+
 def regenerate_table(result: dict) -> str:
     """The comparison as a Markdown table, one row per way of regenerating."""
     lines = [

@@ -1,6 +1,7 @@
 """The concept checks in a real headless Chromium: a misread sentence's badge and reading,
 a repeated meaning flagged both ways, the alternatives shelf after a reload, the meaning
-distance in History, and the "View in" list with the codec's languages first."""
+distance in History, the "View in" list with the codec's languages first, and the Read
+view with or without the outline's plan lines."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from test_browser import import_text, library_item, row
+from test_browser import import_text, library_item, message, row
 
 from engine.lang import languages
 from storage import Kind
@@ -127,3 +128,22 @@ def test_view_in_lists_the_codecs_languages_first_and_filters_by_name(page, serv
     field.fill("")
     field.press_sequentially("Fren")
     expect(options).to_have_text([re.compile(r"\bFrench$")])
+
+
+def test_the_read_view_shows_plan_lines_as_headings_or_hides_them(page, service, artifacts):
+    import_text(page, "- Morning\n- Night", "Plan lines")
+    page.locator("#expand-all-btn").click()
+    expect(message(page)).to_contain_text("Expanded 2 outline items:")
+    doc = next(d for d in service.store.list_documents() if d.title == "Plan lines")
+    prose = [n.text for n in service.store.get_document(doc.id).sentences()]
+    page.get_by_text("Read", exact=True).click()
+    plan = page.locator("#reading .plan")
+    expect(plan).to_have_text(["Morning", "Night"])
+    expect(page.locator("#reading p").first).to_contain_text(prose[0])
+    page.locator("#show-plan input").uncheck()
+    expect(plan.first).to_be_hidden()
+    expect(plan.last).to_be_hidden()
+    expect(page.locator("#reading p").first).to_be_visible()
+    page.screenshot(path=artifacts / "read-without-plan.png", full_page=True)
+    page.locator("#show-plan input").check()
+    expect(plan.first).to_be_visible()
