@@ -23,6 +23,7 @@ from engine.errors import EngineError
 
 FORMAT = "lcm-writer/rvq/1"
 CHUNK = 8192  # rows per distance computation, so memory stays at CHUNK x codebook_size
+SEEDING_ROWS_PER_UNIT = 32  # k-means++ seeds each codebook from a sample of this many rows per unit
 
 
 class RVQFileError(EngineError, ValueError):
@@ -69,7 +70,9 @@ class ResidualVQ(nn.Module):
         generator = torch.Generator().manual_seed(seed)
         residual = x.clone()
         for level in range(self.num_codebooks):
-            units = kmeans_plus_plus(residual, self.codebook_size, generator)
+            units = kmeans_plus_plus(
+                self._seeding_rows(residual, generator), self.codebook_size, generator
+            )
             for _ in range(iterations):
                 assigned = nearest(residual, units)
                 sums = torch.zeros_like(units).index_add_(0, assigned, residual)
@@ -81,6 +84,14 @@ class ResidualVQ(nn.Module):
             if progress is not None:
                 progress(level)
         return self
+
+    def _seeding_rows(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """At most SEEDING_ROWS_PER_UNIT rows per unit for k-means++: its k sequential
+        passes cost more than all the Lloyd steps on the full data, which place the units."""
+        most = SEEDING_ROWS_PER_UNIT * self.codebook_size
+        if len(x) <= most:
+            return x
+        return x[torch.randperm(len(x), generator=generator)[:most].to(x.device)]
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Codes [..., num_codebooks] (int64) of concepts x [..., dim]: at each level the
@@ -132,16 +143,21 @@ def kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator) -> tor
     """k starting units drawn from the rows of x, each with probability proportional to
     its squared distance from the units drawn so far (Arthur and Vassilvitskii, 2007):
     spread-out starts, so Lloyd's steps rarely merge two clusters."""
+    norms = x.pow(2).sum(-1)
+
+    def distances(i: int) -> torch.Tensor:  # one matrix-vector product, no [N, dim] temporary
+        return (norms - 2 * (x @ x[i]) + norms[i]).clamp_min(0)
+
     first = torch.randint(len(x), (1,), generator=generator).item()
     chosen = [first]
-    closest = (x - x[first]).pow(2).sum(-1)
+    closest = distances(first)
     for _ in range(k - 1):
         weights = closest.cpu().double()
         if weights.sum() <= 0:  # fewer distinct rows than units: any row will do
             weights = torch.ones_like(weights)
         index = torch.multinomial(weights, 1, generator=generator).item()
         chosen.append(index)
-        closest = torch.minimum(closest, (x - x[index]).pow(2).sum(-1))
+        closest = torch.minimum(closest, distances(index))
     return x[chosen].clone()
 
 
