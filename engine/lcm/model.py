@@ -3,7 +3,8 @@ generation API (sample_next / generate) and checkpoint I/O.
 
 A concrete model implements `loss` plus three steps that generation drives:
 `start` (read a batch of contexts, building KV caches), `propose` (draw candidates for the
-next concept of every sequence) and `append` (extend the caches by one chosen concept).
+next concept of every sequence) and `append` (extend the caches by one chosen concept);
+generation.GenerativeModel states what generation needs, and ConceptModel provides it.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import torch
 from torch import nn
 
 from . import checkpoint, generation
-from .config import LCMConfig, SamplerConfig
+from .config import LCMConfig, ModelType, SamplerConfig
 from .normalizer import Normalizer
 
 
 class ConceptModel(nn.Module):
-    model_type: ClassVar[str]
+    model_type: ClassVar[ModelType]
     registry: ClassVar[dict[str, type[ConceptModel]]] = {}
+    eot: torch.Tensor  # a buffer, see __init__
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -53,18 +55,16 @@ class ConceptModel(nn.Module):
         counts (`loss_mask`); concepts are raw codec embeddings [B, L, dim]."""
         raise NotImplementedError
 
+    # The steps of generation, documented in generation.GenerativeModel.
     def start(self, x: torch.Tensor, valid: torch.Tensor) -> Any:
-        """State for normalised, left-padded contexts x [B, L, dim] (valid: [B, L])."""
         raise NotImplementedError
 
     def propose(
         self, state: Any, num_samples: int, generator: torch.Generator, options: SamplerConfig
     ) -> torch.Tensor:
-        """num_samples candidates [B, num_samples, dim] (normalised) for the next concept."""
         raise NotImplementedError
 
     def append(self, state: Any, x: torch.Tensor) -> None:
-        """Extend the state by one normalised concept per sequence, x [B, dim]."""
         raise NotImplementedError
 
     # ---- shared -------------------------------------------------------------------------
