@@ -132,23 +132,6 @@ class ConceptModel(nn.Module):
         return model.to(device or "cpu").eval()
 
 
-def diffusion_loss(
-    model: ConceptModel, x: torch.Tensor, valid: torch.Tensor, scored: torch.Tensor
-) -> torch.Tensor:
-    """The diffusion training loss of a model whose forward(x, valid, x_t, t, dropped)
-    predicts every position: noise each concept at a random timestep, drop contexts for
-    classifier-free guidance, and average the weighted reconstruction error over `scored`."""
-    schedule, config = model.schedule, model.config.diffusion
-    t = schedule.sample_timesteps(tuple(x.shape[:2]), x.device)
-    noise = torch.randn_like(x)
-    dropped = None
-    if model.training and config.cfg_dropout > 0:
-        dropped = torch.rand(x.shape[:2], device=x.device) < config.cfg_dropout
-    pred = model(x, valid, schedule.add_noise(x, noise, t), t, dropped)
-    per_position = (pred - schedule.target(x, noise, t)).pow(2).mean(dim=-1)
-    return masked_mean(per_position * schedule.loss_weight(t), scored)
-
-
 def masked_mean(per_position: torch.Tensor, scored: torch.Tensor) -> torch.Tensor:
     """Mean of per_position [B, L] over the positions marked in `scored` (0 if none)."""
     return (per_position * scored).sum() / scored.sum().clamp(min=1)
