@@ -34,7 +34,7 @@ def _choices(cls: type) -> dict[str, tuple[str, ...]]:
     }
 
 
-def check_choices(config: Any) -> None:
+def _check_choices(config: Any) -> None:
     """Reject a string option outside its Literal. Dataclasses check no types, and a typo
     in a config.json or a recipe would otherwise surface late (an error deep in training
     or sampling) or never (a branch that treats every unknown value alike)."""
@@ -65,7 +65,7 @@ class DiffusionConfig:
     cfg_dropout: float = 0.15  # probability that a position sees no context (for CFG)
 
     def __post_init__(self) -> None:
-        check_choices(self)
+        _check_choices(self)
 
 
 @dataclass
@@ -100,7 +100,7 @@ class SamplerConfig:
     top_k: int | None = None
 
     def __post_init__(self) -> None:
-        check_choices(self)
+        _check_choices(self)
         if self.epsilon_scaling is not None and self.epsilon_scaling <= 0:
             raise ValueError(f"epsilon_scaling must be positive, got {self.epsilon_scaling}")
         if self.thresholding and self.clip_sample is not None:
@@ -161,7 +161,7 @@ class LCMConfig:
     quant: QuantConfig = field(default_factory=QuantConfig)
 
     def __post_init__(self) -> None:
-        check_choices(self)
+        _check_choices(self)
         if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
             raise ValueError(
                 f"d_model ({self.d_model}) must split into n_heads ({self.n_heads}) heads "
