@@ -28,6 +28,8 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
+from engine.paths import REPO
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PACKAGES = ("torch", "numpy", "safetensors", "fairseq2", "sonar-space", "gradio", "sqlalchemy")
 
@@ -139,7 +141,7 @@ def _git_commit() -> str | None:
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
+            cwd=REPO,
             capture_output=True,
             text=True,
             timeout=10,

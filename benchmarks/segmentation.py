@@ -15,15 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 from typing import Any
 
+from engine.paths import SEGMENTATION_GOLD
 from engine.segment import _spacy, split_sentences
 from engine.sentence_rules import refine
 
 from .harness import measure, write_results
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "segmentation"
 LANGUAGES = ("en", "fr", "de", "es", "ru", "zh", "ja")
 NO_SPACES = ("zh", "ja")  # sentences follow each other without a space
 Ends = Callable[[str, str], list[int]]  # (paragraph, iso) -> sentence end offsets
@@ -33,7 +32,8 @@ def gold(iso: str) -> list[tuple[str, set[int]]]:
     """(paragraph text, its internal sentence boundaries) for a labelled language."""
     joiner = "" if iso in NO_SPACES else " "
     out = []
-    for block in (DATA_DIR / f"{iso}.txt").read_text(encoding="utf-8").strip().split("\n\n"):
+    text = (SEGMENTATION_GOLD / f"{iso}.txt").read_text(encoding="utf-8")
+    for block in text.strip().split("\n\n"):
         sentences = block.split("\n")
         ends, position = set(), 0
         for sentence in sentences[:-1]:

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from engine.data.shards import END_OF_TEXT, EncodedDocument, write_shard
+from engine.paths import RECIPES
 from engine.train.config import load_recipe
 from engine.train.trainer import METRICS, train
 
 from .harness import Measurement, peak_rss, write_results
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 DOC_CONCEPTS = 96  # concepts per synthetic document (plus end-of-text)
 DOCS = 64
 # recipe -> (concept dim of its codec, steps, logging window); quick halves the steps.

@@ -1,4 +1,5 @@
-"""Where the repository keeps what the engine reads: one home for every asset path."""
+"""Where the repository keeps what the engine, the benchmarks and the tests read: one home
+for every asset path."""
 
 from pathlib import Path
 
@@ -11,4 +12,5 @@ LANGUAGES_TSV = ASSETS / "languages.tsv"
 EVERYDAY_EN = ASSETS / "eval" / "everyday_en.txt"  # original prose, never trained on
 EVERYDAY_PARALLEL = ASSETS / "eval" / "everyday_parallel.tsv"
 RECIPES = REPO / "recipes"
+SEGMENTATION_GOLD = REPO / "tests" / "data" / "segmentation"  # labelled sentence ends
 WORD_LIST = Path("/usr/share/dict/american-english")  # Debian's wamerican (make system-deps)

@@ -8,10 +8,41 @@ be rebuilt without the code that trained it knowing anything else.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-MODEL_TYPES = ("base_lcm", "two_tower", "one_tower", "quant_lcm_d", "quant_lcm_c")
+# The string options: a config field typed with one of these accepts only its values.
+ModelType = Literal["base_lcm", "two_tower", "one_tower", "quant_lcm_d", "quant_lcm_c"]
+NormalizerKind = Literal["robust", "standard"]  # (median, IQR / 1.349) | (mean, std)
+Schedule = Literal["cosine", "quadratic", "sigmoid", "linear"]
+Prediction = Literal["sample", "epsilon", "v_prediction"]  # sample: the clean x0
+TimestepSampling = Literal["uniform", "beta"]
+LossWeighting = Literal["none", "min_snr"]
+Spacing = Literal["trailing", "leading", "linspace"]
+GuidanceSpace = Literal["noise", "x0"]
+
+
+@functools.cache
+def _choices(cls: type) -> dict[str, tuple[str, ...]]:
+    """The allowed values of every Literal-typed field of a config dataclass."""
+    hints = get_type_hints(cls)
+    return {
+        f.name: get_args(hints[f.name])
+        for f in dataclasses.fields(cls)
+        if get_origin(hints[f.name]) is Literal
+    }
+
+
+def _check_choices(config: Any) -> None:
+    """Reject a string option outside its Literal. Dataclasses check no types, and a typo
+    in a config.json or a recipe would otherwise surface late (an error deep in training
+    or sampling) or never (a branch that treats every unknown value alike)."""
+    for name, allowed in _choices(type(config)).items():
+        value = getattr(config, name)
+        if value not in allowed:
+            choices = ", ".join(map(repr, allowed))
+            raise ValueError(f"{name} must be one of {choices}; got {value!r}")
 
 
 @dataclass
@@ -19,23 +50,22 @@ class DiffusionConfig:
     """How diffusion LCMs are noised and trained (ignored by Base-LCM)."""
 
     num_train_steps: int = 100
-    schedule: str = "cosine"  # cosine | quadratic | sigmoid | linear
+    schedule: Schedule = "cosine"
     beta_start: float = 0.0001  # quadratic / linear only
     beta_end: float = 0.02
     sigmoid_alpha: float = 1.5  # sigmoid: alpha_bar(t) = sigmoid(beta - alpha * logit(t))
     sigmoid_beta: float = -1.0
     zero_terminal_snr: bool = True
-    prediction: str = "sample"  # sample (clean x0) | epsilon | v_prediction
-    timestep_sampling: str = "uniform"  # uniform | beta
+    prediction: Prediction = "sample"
+    timestep_sampling: TimestepSampling = "uniform"
     timestep_beta_a: float = 2.0  # beta sampling: Beta(a, b) mapped onto [0, T)
     timestep_beta_b: float = 1.0
-    loss_weighting: str = "none"  # none | min_snr
+    loss_weighting: LossWeighting = "none"
     min_snr_gamma: float = 5.0
     cfg_dropout: float = 0.15  # probability that a position sees no context (for CFG)
 
-
-Spacing = Literal["trailing", "leading", "linspace"]
-GuidanceSpace = Literal["noise", "x0"]
+    def __post_init__(self) -> None:
+        _check_choices(self)
 
 
 @dataclass
@@ -70,10 +100,7 @@ class SamplerConfig:
     top_k: int | None = None
 
     def __post_init__(self) -> None:
-        for name, kind in (("spacing", Spacing), ("guidance_space", GuidanceSpace)):
-            value = getattr(self, name)
-            if value not in get_args(kind):
-                raise ValueError(f"{name} must be one of {get_args(kind)}, got {value!r}")
+        _check_choices(self)
         if self.epsilon_scaling is not None and self.epsilon_scaling <= 0:
             raise ValueError(f"epsilon_scaling must be positive, got {self.epsilon_scaling}")
         if self.thresholding and self.clip_sample is not None:
@@ -115,7 +142,7 @@ class QuantConfig:
 
 @dataclass
 class LCMConfig:
-    model_type: str = "two_tower"  # base_lcm | two_tower | one_tower | quant_lcm_d | quant_lcm_c
+    model_type: ModelType = "two_tower"
     dim: int = 1024  # codec (concept) dimension
     d_model: int = 2048
     n_heads: int = 16
@@ -127,29 +154,27 @@ class LCMConfig:
     dropout: float = 0.0  # on attention and feed-forward outputs, before the residual sum
     attention_dropout: float = 0.0  # on attention weights
     bias: bool = False  # additive biases in the attention and feed-forward projections
-    normalizer: str = "robust"  # robust (median, IQR/1.349) | standard (mean, std)
+    normalizer: NormalizerKind = "robust"
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     quant: QuantConfig = field(default_factory=QuantConfig)
 
     def __post_init__(self) -> None:
-        if self.model_type not in MODEL_TYPES:
-            raise ValueError(f"model_type must be one of {MODEL_TYPES}, got {self.model_type!r}")
+        _check_choices(self)
         if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
             raise ValueError(
                 f"d_model ({self.d_model}) must split into n_heads ({self.n_heads}) heads "
                 "of even size (rotary embeddings rotate pairs of dimensions)"
             )
-        if self.normalizer not in ("robust", "standard"):
-            raise ValueError(f"normalizer must be 'robust' or 'standard', got {self.normalizer!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LCMConfig:
-        """Inverse of to_dict; unknown keys raise a ValueError naming them."""
+        """Inverse of to_dict; unknown keys and bad values raise a ValueError naming the
+        field and its section, e.g. "diffusion: schedule must be one of ..."."""
         nested = {
             "diffusion": DiffusionConfig,
             "sampler": SamplerConfig,
@@ -159,15 +184,18 @@ class LCMConfig:
         kwargs = dict(data)
         for name, sub in nested.items():
             if name in kwargs:
-                kwargs[name] = _build(sub, kwargs[name], name)
-        return _build(cls, kwargs, "LCMConfig")
+                try:
+                    kwargs[name] = _build(sub, kwargs[name])
+                except ValueError as error:
+                    raise ValueError(f"{name}: {error}") from None
+        return _build(cls, kwargs)
 
 
-def _build(cls, data: dict[str, Any], where: str):
+def _build(cls, data: dict[str, Any]):
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ValueError(f"unknown {where} field(s) {unknown}; known: {sorted(known)}")
+        raise ValueError(f"unknown field(s) {unknown}; known: {sorted(known)}")
     return cls(**data)
 
 

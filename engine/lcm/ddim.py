@@ -32,7 +32,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .config import SamplerConfig
+from .config import SamplerConfig, Spacing
 from .schedules import NoiseSchedule
 
 # denoise(x_t, t) -> (conditional output, unconditional output or None), in the schedule's
@@ -61,7 +61,7 @@ def sampling_rows(t: torch.Tensor, num_samples: int, guided: bool) -> torch.Tens
     return torch.cat([t, t]) if guided else t
 
 
-def timestep_grid(num_train_steps: int, steps: int, spacing: str) -> list[int]:
+def timestep_grid(num_train_steps: int, steps: int, spacing: Spacing) -> list[int]:
     """Descending inference timesteps, as defined by Lin et al. 2023 (table 2).
 
     Trailing is round(arange(T, 0, -T / steps)) - 1, as in diffusers and the reference,

@@ -12,15 +12,48 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
 
-from .config import SamplerConfig
+from .config import LCMConfig, SamplerConfig
+from .normalizer import Normalizer
 
-if TYPE_CHECKING:
-    from .model import ConceptModel
+
+@runtime_checkable
+class GenerativeModel(Protocol):
+    """What generation needs from a model. engine.lcm.model's ConceptModel implements it;
+    stating it here keeps this module from importing the model module, which imports it."""
+
+    config: LCMConfig  # its sampler and generation sections are the defaults
+    normalizer: Normalizer
+    eot: torch.Tensor  # the end-of-text concept (raw space); its dtype is the model's
+    training: bool
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def device(self) -> torch.device: ...
+
+    def train(self, mode: bool = True) -> Any: ...
+
+    def eval(self) -> Any: ...
+
+    def start(self, x: torch.Tensor, valid: torch.Tensor) -> Any:
+        """State for normalised, left-padded contexts x [B, L, dim] (valid: [B, L])."""
+        ...
+
+    def propose(
+        self, state: Any, num_samples: int, generator: torch.Generator, options: SamplerConfig
+    ) -> torch.Tensor:
+        """num_samples candidates [B, num_samples, dim] (normalised) for the next concept."""
+        ...
+
+    def append(self, state: Any, x: torch.Tensor) -> None:
+        """Extend the state by one normalised concept per sequence, x [B, dim]."""
+        ...
 
 
 NEVER = 2.0  # a cosine threshold no pair of concepts reaches: turns a stop off
@@ -35,7 +68,7 @@ def sampler_options(defaults: SamplerConfig, options: dict[str, Any]) -> Sampler
 
 
 @contextmanager
-def inference(model: ConceptModel) -> Iterator[None]:
+def inference(model: GenerativeModel) -> Iterator[None]:
     """Eval mode and no autograd for the duration, restoring the previous mode after."""
     was_training = model.training
     model.eval()
@@ -46,7 +79,7 @@ def inference(model: ConceptModel) -> Iterator[None]:
         model.train(was_training)
 
 
-def _normalised(model: ConceptModel, context: torch.Tensor) -> torch.Tensor:
+def _normalised(model: GenerativeModel, context: torch.Tensor) -> torch.Tensor:
     if not torch.is_tensor(context) or context.dim() != 2 or context.shape[1] != model.dim:
         shape = tuple(context.shape) if torch.is_tensor(context) else type(context).__name__
         raise ValueError(f"context must be a tensor [length, {model.dim}], got {shape}")
@@ -56,7 +89,7 @@ def _normalised(model: ConceptModel, context: torch.Tensor) -> torch.Tensor:
     return model.normalizer.normalize(context)
 
 
-def _left_padded(model: ConceptModel, contexts: list[torch.Tensor]):
+def _left_padded(model: GenerativeModel, contexts: list[torch.Tensor]):
     """Normalised contexts as one left-padded batch [B, L, dim] and its validity mask."""
     rows = [_normalised(model, c) for c in contexts]
     length = max(r.shape[0] for r in rows)
@@ -69,7 +102,7 @@ def _left_padded(model: ConceptModel, contexts: list[torch.Tensor]):
     return x, valid
 
 
-def _generator(model: ConceptModel, seed: int) -> torch.Generator:
+def _generator(model: GenerativeModel, seed: int) -> torch.Generator:
     return torch.Generator(device=model.device).manual_seed(int(seed))
 
 
@@ -91,7 +124,7 @@ def sample_next_batch(
 
 
 def sample_next(
-    model: ConceptModel, context: torch.Tensor, num_samples: int, seed: int, **options: Any
+    model: GenerativeModel, context: torch.Tensor, num_samples: int, seed: int, **options: Any
 ) -> torch.Tensor:
     return sample_next_batch(model, [context], num_samples, seed, **options)[0]
 
@@ -105,7 +138,7 @@ def _repeats(raw, history, history_valid, threshold: float) -> torch.Tensor:
 
 
 def generate_batch(
-    model: ConceptModel,
+    model: GenerativeModel,
     contexts: list[torch.Tensor],
     max_concepts: int,
     seed: int,

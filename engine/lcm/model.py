@@ -3,7 +3,8 @@ generation API (sample_next / generate) and checkpoint I/O.
 
 A concrete model implements `loss` plus three steps that generation drives:
 `start` (read a batch of contexts, building KV caches), `propose` (draw candidates for the
-next concept of every sequence) and `append` (extend the caches by one chosen concept).
+next concept of every sequence) and `append` (extend the caches by one chosen concept);
+generation.GenerativeModel states what generation needs, and ConceptModel provides it.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import torch
 from torch import nn
 
 from . import checkpoint, generation
-from .config import LCMConfig, SamplerConfig
+from .config import LCMConfig, ModelType, SamplerConfig
 from .normalizer import Normalizer
 
 
 class ConceptModel(nn.Module):
-    model_type: ClassVar[str]
+    model_type: ClassVar[ModelType]
     registry: ClassVar[dict[str, type[ConceptModel]]] = {}
+    eot: torch.Tensor  # a buffer, see __init__
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -53,18 +55,16 @@ class ConceptModel(nn.Module):
         counts (`loss_mask`); concepts are raw codec embeddings [B, L, dim]."""
         raise NotImplementedError
 
+    # The steps of generation, documented in generation.GenerativeModel.
     def start(self, x: torch.Tensor, valid: torch.Tensor) -> Any:
-        """State for normalised, left-padded contexts x [B, L, dim] (valid: [B, L])."""
         raise NotImplementedError
 
     def propose(
         self, state: Any, num_samples: int, generator: torch.Generator, options: SamplerConfig
     ) -> torch.Tensor:
-        """num_samples candidates [B, num_samples, dim] (normalised) for the next concept."""
         raise NotImplementedError
 
     def append(self, state: Any, x: torch.Tensor) -> None:
-        """Extend the state by one normalised concept per sequence, x [B, dim]."""
         raise NotImplementedError
 
     # ---- shared -------------------------------------------------------------------------
@@ -136,23 +136,6 @@ class ConceptModel(nn.Module):
         except RuntimeError as error:
             raise checkpoint.LCMCheckpointError(f"weights in {path} do not fit: {error}") from error
         return model.to(device or "cpu").eval()
-
-
-def diffusion_loss(
-    model: ConceptModel, x: torch.Tensor, valid: torch.Tensor, scored: torch.Tensor
-) -> torch.Tensor:
-    """The diffusion training loss of a model whose forward(x, valid, x_t, t, dropped)
-    predicts every position: noise each concept at a random timestep, drop contexts for
-    classifier-free guidance, and average the weighted reconstruction error over `scored`."""
-    schedule, config = model.schedule, model.config.diffusion
-    t = schedule.sample_timesteps(tuple(x.shape[:2]), x.device)
-    noise = torch.randn_like(x)
-    dropped = None
-    if model.training and config.cfg_dropout > 0:
-        dropped = torch.rand(x.shape[:2], device=x.device) < config.cfg_dropout
-    pred = model(x, valid, schedule.add_noise(x, noise, t), t, dropped)
-    per_position = (pred - schedule.target(x, noise, t)).pow(2).mean(dim=-1)
-    return masked_mean(per_position * schedule.loss_weight(t), scored)
 
 
 def masked_mean(per_position: torch.Tensor, scored: torch.Tensor) -> torch.Tensor:

@@ -12,11 +12,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from .config import NormalizerKind
+
 IQR_TO_STD = 1.3489795003921634  # inverse normal CDF(0.75) - CDF(0.25)
 
 
 class Normalizer(nn.Module):
-    def __init__(self, dim: int, kind: str = "robust") -> None:
+    def __init__(self, dim: int, kind: NormalizerKind = "robust") -> None:
         super().__init__()
         if kind not in ("robust", "standard"):
             raise ValueError(f"normalizer kind must be 'robust' or 'standard', got {kind!r}")

@@ -26,8 +26,7 @@ from .blocks import (
     positions_of,
 )
 from .config import LCMConfig, SamplerConfig
-from .model import ConceptModel, diffusion_loss
-from .schedules import NoiseSchedule
+from .diffusion import DiffusionLCM
 
 
 @dataclass
@@ -36,13 +35,12 @@ class OneTowerState:
     valid: torch.Tensor  # [B, S]
 
 
-class OneTowerLCM(ConceptModel):
+class OneTowerLCM(DiffusionLCM):
     model_type = "one_tower"
 
     def __init__(self, config: LCMConfig) -> None:
         super().__init__(config)
         d = config.d_model
-        self.schedule = NoiseSchedule(config.diffusion)
         self.prenet = nn.Linear(config.dim, d)
         self.time_embed = TimestepEmbedding(d)
         self.body = Transformer(
@@ -60,9 +58,8 @@ class OneTowerLCM(ConceptModel):
         t: torch.Tensor,
         dropped: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """All positions at once (training): the output [B, L, dim] for noisy x_t [B, L, dim]
-        at timesteps t [B, L], position i conditioned on clean x[:, :i] (normalised, right
-        padded as `valid` says); positions marked in `dropped` [B, L] see no context."""
+        """Training: every noisy position in one pass over the interleaved sequence, each
+        masked to its own clean prefix (DiffusionLCM.forward says what goes in and out)."""
         length = x.shape[1]
         noisy = self.prenet(x_t) + self.time_embed(t)
         sequence = torch.stack([noisy, self.prenet(x)], dim=2).flatten(1, 2)  # [B, 2L, d]
@@ -77,10 +74,6 @@ class OneTowerLCM(ConceptModel):
         allowed = allowed | (key == query)
         positions = positions_of(valid).repeat_interleave(2, dim=1)
         return self.postnet(self.body(sequence, positions, allowed[:, None])[:, 0::2])
-
-    def loss(self, concepts, mask, loss_mask=None) -> torch.Tensor:
-        x, scored = self.prepare_batch(concepts, mask, loss_mask)
-        return diffusion_loss(self, x, mask, scored)
 
     def start(self, x: torch.Tensor, valid: torch.Tensor) -> OneTowerState:
         caches = self.body.new_caches()
@@ -118,12 +111,4 @@ class OneTowerLCM(ConceptModel):
             h = self.prenet(x_t[:, None]) + self.time_embed(steps)
             return self.postnet(self.body(h, position, mask, caches, store=False))[:, 0]
 
-        samples = ddim.sample(
-            ddim.with_guidance(predict, guided),
-            (batch * num_samples, self.dim),
-            self.schedule,
-            options,
-            generator,
-            self.eot,
-        )
-        return samples.view(batch, num_samples, self.dim)
+        return self.sample(predict, batch, num_samples, guided, options, generator)

@@ -15,8 +15,6 @@ import torch
 
 from .config import DiffusionConfig
 
-PREDICTIONS = ("sample", "epsilon", "v_prediction")
-
 
 def betas_for_alpha_bar(
     alpha_bar: Callable[[float], float], steps: int, max_beta: float = 0.999
@@ -77,8 +75,6 @@ class NoiseSchedule:
     converting a prediction back to the clean sample, SNR loss weights, timestep draws."""
 
     def __init__(self, config: DiffusionConfig) -> None:
-        if config.prediction not in PREDICTIONS:
-            raise ValueError(f"prediction must be one of {PREDICTIONS}, got {config.prediction!r}")
         self.config = config
         betas = make_betas(config)
         if config.zero_terminal_snr:

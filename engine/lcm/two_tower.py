@@ -28,8 +28,7 @@ from .blocks import (
     positions_of,
 )
 from .config import LCMConfig, SamplerConfig
-from .model import ConceptModel, diffusion_loss
-from .schedules import NoiseSchedule
+from .diffusion import DiffusionLCM
 
 KV = tuple[torch.Tensor, torch.Tensor]
 
@@ -42,14 +41,13 @@ class TwoTowerState:
     memory_valid: torch.Tensor  # [B, S + 1]
 
 
-class TwoTowerLCM(ConceptModel):
+class TwoTowerLCM(DiffusionLCM):
     model_type = "two_tower"
 
     def __init__(self, config: LCMConfig) -> None:
         super().__init__(config)
         d, eps = config.d_model, config.norm_eps
         hidden = ffn_hidden_dim(d, config.ffn_multiple_of)
-        self.schedule = NoiseSchedule(config.diffusion)
         self.context_prenet = nn.Linear(config.dim, d)
         layer_options = (config.dropout, config.attention_dropout, config.bias)
         self.contextualizer = Transformer(
@@ -96,9 +94,8 @@ class TwoTowerLCM(ConceptModel):
         t: torch.Tensor,
         dropped: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """All positions at once (training): the output [B, L, dim] for noisy x_t [B, L, dim]
-        at timesteps t [B, L], position i conditioned on clean x[:, :i] (normalised, right
-        padded as `valid` says); positions marked in `dropped` [B, L] see no context."""
+        """Training: the contextualizer reads the clean context once, then the denoiser
+        predicts every position (DiffusionLCM.forward says what goes in and out)."""
         batch, length, _ = x.shape
         h = self.contextualizer(
             self.context_prenet(x), positions_of(valid), causal_mask(valid, length)
@@ -111,10 +108,6 @@ class TwoTowerLCM(ConceptModel):
         if dropped is not None:
             allowed = allowed & (~dropped[..., None] | (key == 0))
         return self.denoise(x_t, t, self.memory_kv(memory), allowed[:, None])
-
-    def loss(self, concepts, mask, loss_mask=None) -> torch.Tensor:
-        x, scored = self.prepare_batch(concepts, mask, loss_mask)
-        return diffusion_loss(self, x, mask, scored)
 
     def start(self, x: torch.Tensor, valid: torch.Tensor) -> TwoTowerState:
         batch, length = valid.shape
@@ -166,12 +159,4 @@ class TwoTowerLCM(ConceptModel):
             steps = torch.full((1, 1), t, device=x_t.device)  # one timestep, broadcast
             return self.denoise(x_t[:, None], steps, memory_kv, mask)[:, 0]
 
-        samples = ddim.sample(
-            ddim.with_guidance(predict, guided),
-            (batch * num_samples, self.dim),
-            self.schedule,
-            options,
-            generator,
-            self.eot,
-        )
-        return samples.view(batch, num_samples, self.dim)
+        return self.sample(predict, batch, num_samples, guided, options, generator)

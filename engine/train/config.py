@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from engine.errors import EngineError
+from engine.lcm.config import LCMConfig, preset
 
 
 class RecipeError(EngineError, ValueError):
@@ -56,6 +57,13 @@ class TrainConfig(BaseModel):
     save_every: int = Field(500, ge=1)
     keep_checkpoints: int = Field(2, ge=1)
     log_every: int = Field(10, ge=1)
+
+    @model_validator(mode="after")
+    def _model_is_valid(self) -> TrainConfig:
+        """Build the LCM config now, so that a typo in `preset` or `model` fails when the
+        recipe loads rather than after the data has been read."""
+        LCMConfig.from_dict({**preset(self.preset).to_dict(), **self.model})
+        return self
 
 
 def _parse_value(text: str) -> Any:

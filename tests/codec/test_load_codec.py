@@ -4,16 +4,14 @@ import os
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import pytest
 import sentencepiece as spm
 import torch
 
 from engine.codec import CodecError, CodecUnavailableError, load_codec
+from engine.paths import REPO
 from tests.codec.tiny_sonar import train_tiny_sentencepiece
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def run_python(code: str, env: dict[str, str], timeout: int = 300) -> subprocess.CompletedProcess:

@@ -13,6 +13,7 @@ from engine.eval.mutual_information import UnigramCacheLM
 from engine.eval.sampler_comparison import VARIANTS, compare_samplers, markdown_table
 from engine.eval.text_metrics import auto_bleu
 from engine.lcm import load_lcm
+from engine.paths import RECIPES
 from engine.train.config import load_recipe
 from engine.train.trainer import FINAL, train
 from tests.codec.tiny_sonar import build_tiny_sonar
@@ -41,7 +42,7 @@ def setup(tmp_path_factory):
         "log_every": 1,
         "warmup_steps": 1,
     }
-    train(load_recipe("recipes/toy.yaml", overrides))
+    train(load_recipe(RECIPES / "toy.yaml", overrides))
     return root, codec, load_lcm(root / "m" / FINAL, device="cpu")
 
 

@@ -10,11 +10,11 @@ import torch
 
 from app.cli import main
 from engine.lcm import ResidualVQ, load_lcm
+from engine.paths import RECIPES
 from engine.train.config import load_recipe
 from engine.train.trainer import FINAL, train
 from tests.train.synthetic import write_synthetic_shards
 
-REPO = Path(__file__).resolve().parents[2]
 SMALL = {"max_steps": 40, "save_every": 40, "log_every": 10, "warmup_steps": 2,
          "batch_concepts": 64}  # fmt: skip
 
@@ -47,7 +47,7 @@ def test_fit_rvq_writes_codebooks_that_encode_the_end_of_text(fitted):
 def test_the_recipe_trainer_trains_a_quantized_lcm(fitted, tmp_path, model_type):
     shards, rvq = fitted
     torch.set_num_threads(1)
-    cfg = load_recipe(REPO / "recipes" / "toy.yaml", {
+    cfg = load_recipe(RECIPES / "toy.yaml", {
         "data": str(shards), "out_dir": str(tmp_path), "rvq": str(rvq), "lr": 1e-2,
         "model": {"model_type": model_type}, **SMALL})  # fmt: skip
     summary = train(cfg)
@@ -63,7 +63,7 @@ def test_a_quantized_lcm_without_codebooks_is_refused(fitted, tmp_path):
     shards, rvq = fitted
     base = {"data": str(shards), "out_dir": str(tmp_path), **SMALL, "max_steps": 1}
     with pytest.raises(ValueError, match="needs `rvq`"):
-        train(load_recipe(REPO / "recipes" / "toy.yaml",
+        train(load_recipe(RECIPES / "toy.yaml",
                           {**base, "model": {"model_type": "quant_lcm_d"}}))  # fmt: skip
     with pytest.raises(ValueError, match="has no codebooks"):
-        train(load_recipe(REPO / "recipes" / "toy.yaml", {**base, "rvq": str(rvq)}))
+        train(load_recipe(RECIPES / "toy.yaml", {**base, "rvq": str(rvq)}))

@@ -1,17 +1,16 @@
 """Recipes load and validate; the learning-rate schedule has the promised shape."""
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
 
-from engine.lcm import preset
+from engine.lcm import LCMConfig, preset
+from engine.paths import RECIPES
 from engine.train.config import RecipeError, load_recipe, parse_overrides
 from engine.train.schedule import warmup_cosine
 from engine.train.trainer import _optimizer
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 REQUIRED = {"data": "shards", "out_dir": "out"}
 
 
@@ -66,3 +65,17 @@ def test_warmup_then_cosine_to_the_floor():
     assert factors[54] == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5)))
     assert factors[-1] == pytest.approx(0.1, abs=1e-3)
     assert all(a >= b for a, b in zip(factors[3:], factors[4:], strict=False))
+
+
+@pytest.mark.parametrize("path", sorted(RECIPES.glob("*.yaml")), ids=lambda path: path.name)
+def test_every_bundled_recipe_builds_its_model_config(path):
+    cfg = load_recipe(path, REQUIRED)
+    assert LCMConfig.from_dict({**preset(cfg.preset).to_dict(), **cfg.model})
+
+
+def test_a_typo_in_the_model_fails_when_the_recipe_loads():
+    typo = {**REQUIRED, "model.diffusion.prediction": "epsilom"}
+    with pytest.raises(RecipeError, match="diffusion: prediction must be one of .*got 'epsilom'"):
+        load_recipe(RECIPES / "toy.yaml", typo)
+    with pytest.raises(RecipeError, match="unknown LCM preset 'tooy'"):
+        load_recipe(RECIPES / "toy.yaml", {**REQUIRED, "preset": "tooy"})

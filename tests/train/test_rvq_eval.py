@@ -11,6 +11,7 @@ from app.cli import main
 from engine.eval import cli as eval_cli
 from engine.eval.rvq_curve import autoencoding_curve
 from engine.lcm import ResidualVQ, load_lcm
+from engine.paths import RECIPES
 from engine.train.config import load_recipe
 from engine.train.trainer import FINAL, train
 from tests.codec.tiny_sonar import build_tiny_sonar
@@ -50,7 +51,7 @@ def test_eval_of_a_quantized_lcm_adds_the_curve(codec, tmp_path):
     overrides = {"data": str(shards), "split": "valid", "out_dir": str(tmp_path / "m"),
                  "max_steps": 2, "save_every": 2, "log_every": 1, "warmup_steps": 1,
                  "rvq": str(rvq), "model": {"model_type": "quant_lcm_c"}}  # fmt: skip
-    train(load_recipe("recipes/toy.yaml", overrides))
+    train(load_recipe(RECIPES / "toy.yaml", overrides))
     model = load_lcm(tmp_path / "m" / FINAL, device="cpu")
     parser = argparse.ArgumentParser()
     eval_cli.add_arguments(parser)

@@ -15,12 +15,12 @@ import torch
 from safetensors.torch import load_file
 
 from engine.lcm import load_lcm
+from engine.paths import RECIPES, REPO
 from engine.train.config import load_recipe
 from engine.train.trainer import CHECKPOINTS, FINAL, train
 from tests.train.synthetic import write_synthetic_shards
 
-REPO = Path(__file__).resolve().parents[2]
-RECIPE = REPO / "recipes" / "toy.yaml"
+RECIPE = RECIPES / "toy.yaml"
 SMALL = {"max_steps": 8, "save_every": 4, "log_every": 2, "warmup_steps": 2, "batch_concepts": 64}
 
 
