@@ -107,7 +107,11 @@ def _generator(model: GenerativeModel, seed: int) -> torch.Generator:
 
 
 def sample_next_batch(
-    model: ConceptModel, contexts: list[torch.Tensor], num_samples: int, seed: int, **options: Any
+    model: GenerativeModel,
+    contexts: list[torch.Tensor],
+    num_samples: int,
+    seed: int,
+    **options: Any,
 ) -> torch.Tensor:
     """[B, num_samples, dim] alternatives (raw space) for the concept after each context:
     one `start` and one `propose` for the whole batch, all noise from one seeded generator."""
