@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     port: int = Field(7860, ge=1, le=65535)
     db: str = Field(default_factory=default_db_url)
     codec: str = "demo"  # "demo", "sonar", or a checkpoint directory
-    lcm: str = "demo"  # "demo" or a checkpoint directory
+    lcm: str = "demo"  # "demo", "demo-quant" or a checkpoint directory
     device: Literal["cpu", "cuda"] | None = None  # None: cuda when present
     # The codec's arithmetic. auto: the codec's own choice (bf16 on a GPU, fp32 on a CPU),
     # except bf16 on a CPU with bf16 matrix units (Intel AMX), where it is twice as fast.

@@ -192,17 +192,19 @@ class Handlers:
         return move.__get__(self)
 
     @shown
-    def regenerate(self, doc_id, node_id, k) -> dict:
-        options = self.service.regenerate(doc_id, node_id, k)
+    def regenerate(self, doc_id, node_id, k, temperature=None) -> dict:
+        """`temperature`: the slider's value, only on a page for a quantized LCM."""
+        options = self.service.regenerate(doc_id, node_id, k, temperature)
         choices = [
             (views.alternative_label(o.text, o.similarity, o.follows, o.leads_on), o.variant_id)
             for o in options
         ]
         shelf = self.service.workspace(doc_id, node_id).variants
+        fewer = len(options) < int(k)
         return {
             self.page.alternatives: gr.Radio(choices=choices, value=None),
             self.page.shelf: views.shelf_html(shelf),
-            self.page.message: "",
+            self.page.message: messages.info(repeated(len(options), int(k))) if fewer else "",
         }
 
     @shown
@@ -286,6 +288,16 @@ def describe(expansion: Expansion) -> str:
     verb = "after" if expansion.node.kind.value == "sentence" else "under"
     text = f"Added {_sentences(len(expansion.added))} {verb} “{_short(where)}”"
     return text + (f"; {expansion.shortfall}." if expansion.shortfall else ".")
+
+
+def repeated(shown: int, asked: int) -> str:
+    """Why regenerate lists fewer alternatives than asked: draws of the same concept are
+    listed once (a quantized LCM at a low temperature)."""
+    alternatives = "alternative" if shown == 1 else "alternatives"
+    return (
+        f"Only {shown} distinct {alternatives} of the {asked} asked for: the other draws were "
+        "the same concept. A higher temperature gives more variety."
+    )
 
 
 def summary(done: list[Expansion], skipped: int) -> str:
@@ -388,9 +400,12 @@ def wire(page: Page, writer: Handlers, demo: gr.Blocks) -> None:
             api_name="save_text" if trigger == p.save_btn.click else False,
             **quiet,
         )
+    regenerate_in = [p.doc_id, p.node_id, p.k_slider]
+    if p.temperature_slider is not None:
+        regenerate_in.append(p.temperature_slider)
     p.regen_btn.click(
         writer.regenerate,
-        [p.doc_id, p.node_id, p.k_slider],
+        regenerate_in,
         [p.alternatives, p.shelf, p.message, p.reload_btn],
         api_name="regenerate",
         **quiet,

@@ -102,6 +102,7 @@ class Page:
     outdent_btn: gr.Button
     indent_btn: gr.Button
     k_slider: gr.Slider
+    temperature_slider: gr.Slider | None  # None: the LCM has no temperature (diffusion)
     regen_btn: gr.Button
     alternatives: gr.Radio
     chosen_variant: gr.Number  # the picked alternative's id, copied in the browser
@@ -131,7 +132,14 @@ class Page:
         ]  # fmt: skip
 
 
-def build_layout(codec_name: str, codec_languages: Sequence[str], max_upload_mb: int) -> Page:
+def build_layout(
+    codec_name: str,
+    codec_languages: Sequence[str],
+    max_upload_mb: int,
+    temperature: float | None = None,
+) -> Page:
+    """The page for this codec; `temperature`: the LCM's default, None when it has none
+    (a diffusion LCM), which leaves out the Temperature slider."""
     choices = language_choices(codec_languages)
     with gr.Row(equal_height=False):
         gr.Markdown("# LCM Writer", elem_id="app-title")
@@ -249,6 +257,17 @@ def build_layout(codec_name: str, codec_languages: Sequence[str], max_upload_mb:
                 with gr.Row():
                     k_slider = gr.Slider(2, 8, value=4, step=1, label="Alternatives (K)")
                     regen_btn = gr.Button("Regenerate", variant="primary", elem_id="regen-btn")
+                temperature_slider = None
+                if temperature is not None:
+                    temperature_slider = gr.Slider(
+                        0,
+                        2,
+                        value=temperature,
+                        step=0.05,
+                        label="Temperature",
+                        info="0: the most likely concept every time; higher: more varied",
+                        elem_id="temperature",
+                    )
                 alternatives = gr.Radio(
                     [],
                     label="Alternatives (leads on · follows · similarity · text)",

@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="port (default 7860)")
     parser.add_argument("--db", help="SQLAlchemy URL (default: a SQLite file in your data dir)")
     parser.add_argument("--codec", help="demo | sonar | PATH to a codec checkpoint")
-    parser.add_argument("--lcm", help="demo | PATH to an LCM checkpoint directory")
+    parser.add_argument("--lcm", help="demo | demo-quant | PATH to an LCM checkpoint directory")
     parser.add_argument("--device", help="cpu | cuda (default: cuda when present)")
     parser.add_argument(
         "--precision", help="auto | fp32 | bf16: the codec's arithmetic (default auto)"

@@ -44,6 +44,7 @@ from engine.codec import ConceptCodec
 from engine.codec.round_trip import round_trips
 from engine.lang import detect_language
 from engine.lcm.generation import NEVER
+from engine.lcm.quant_lcm import QuantLCM
 from engine.lcm.scoring import best_fitting
 from engine.segment import heading_level, split_paragraphs, split_sentences
 from storage import (
@@ -91,6 +92,10 @@ MAX_ALTERNATIVES = 8  # each one is decoded and shown: more do not fit a screen
 # grows with the context on every call.
 CONTEXT_WINDOW = 128
 DRAWN_PER_SHOWN = 3  # regenerate draws 3K candidates and shows the K that lead on best
+# A quantized LCM's temperature divides the logits over each codebook's units: at 5 they
+# are five times flatter than the model learnt, past any useful variety (the page offers
+# 0 to 2), so a larger value is refused as a slip rather than sampled as noise.
+MAX_TEMPERATURE = 5.0
 # A sentence is flagged "the model may misread this" when its concept decodes to a reading
 # that shares less than half of its character n-grams (chrF < 50 on 0-100: a different
 # sentence, not a rewording) or whose own concept lies farther than cosine 0.9 from it.
@@ -171,6 +176,12 @@ class WriterService:
     misread_chrf: float = MISREAD_CHRF
     misread_cosine: float = MISREAD_COSINE
     repeat_cosine: float = REPEAT_COSINE
+
+    @property
+    def default_temperature(self) -> float | None:
+        """The loaded LCM's sampling temperature when none is asked for; None for a
+        diffusion LCM, whose variety comes from its noise, not from a temperature."""
+        return self.lcm.config.sampler.temperature if isinstance(self.lcm, QuantLCM) else None
 
     def warm_up(self) -> None:
         """Load the segmenter and run each model once, so the first writer does not wait."""
@@ -344,28 +355,37 @@ class WriterService:
         )
 
     @refusals
-    def regenerate(self, document_id: int, node_id: int, k: int) -> list[Alternative]:
+    def regenerate(
+        self, document_id: int, node_id: int, k: int, temperature: float | None = None
+    ) -> list[Alternative]:
         """K alternatives for a node that fit both of its sides: drawn from the concepts
         before it, the K of `DRAWN_PER_SHOWN` x K that best lead on to the sentence after
-        it, best first (at the end of the text, K plain draws); kept as variants."""
+        it, best first (at the end of the text, K plain draws); kept as variants with the
+        temperature they were drawn at (`temperature`: a quantized LCM's, None its
+        default). Draws of the same concept are listed once, so fewer than K come back
+        when the model repeats itself (always at temperature 0)."""
         k = _check_count(k, 1, MAX_ALTERNATIVES, "alternatives")
+        options = {}
+        if temperature is not None:
+            options["temperature"] = self._check_temperature(temperature)
         node, context, after = self._window(document_id, node_id)
         if node.embedding is None:
             raise ServiceError("Only sentences, outline items and headings can be regenerated.")
         scored = best_fitting(
-            self.lcm, context, after, shown=k, drawn=DRAWN_PER_SHOWN * k, seed=self._seed()
-        )
-        samples = scored.candidates
+            self.lcm, context, after, shown=k, drawn=DRAWN_PER_SHOWN * k, seed=self._seed(),
+            **options,
+        )  # fmt: skip
+        keep = _first_of_each(scored.candidates)
+        samples, fits = scored.candidates[keep], scored.follows[keep].tolist()
+        ahead = [None] * len(keep) if scored.leads_on is None else scored.leads_on[keep].tolist()
         texts = self.codec.decode(samples, lang=node.language)
         scores = _cosine(samples, torch.tensor(node.embedding, dtype=samples.dtype)).tolist()
-        ahead = [None] * k if scored.leads_on is None else scored.leads_on.tolist()
+        drawn_at = options.get("temperature", self.default_temperature)
         stored = self.store.add_variants(
             node.id,
             [
-                NewVariant(t, e.numpy(), node.language, s, f, a)
-                for t, e, s, f, a in zip(
-                    texts, samples, scores, scored.follows.tolist(), ahead, strict=True
-                )
+                NewVariant(t, e.numpy(), node.language, s, f, a, drawn_at)
+                for t, e, s, f, a in zip(texts, samples, scores, fits, ahead, strict=True)
             ],
         )
         return [Alternative(v.id, v.text, v.score, v.follows, v.leads_on) for v in stored]
@@ -729,6 +749,25 @@ class WriterService:
                 "(or LCMW_CODEC=sonar), ideally on a GPU."
             )
 
+    def _check_temperature(self, value: object) -> float:
+        """A temperature the loaded LCM can sample at, else a refusal saying why."""
+        if self.default_temperature is None:
+            raise ServiceError(
+                "The loaded LCM is a diffusion model: it has no temperature (its variety "
+                "comes from the diffusion noise). Regenerate without one, or start the app "
+                "with a quantized LCM (`--lcm demo-quant`, or a Quant-LCM checkpoint folder)."
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise OutOfRangeError(
+                f"The temperature must be a number from 0 to {MAX_TEMPERATURE:g}, not {value!r}."
+            )
+        if not 0 <= value <= MAX_TEMPERATURE:  # NaN fails this too
+            raise OutOfRangeError(
+                f"The temperature must be from 0 (always the most likely concept) to "
+                f"{MAX_TEMPERATURE:g}, not {value:g}."
+            )
+        return float(value)
+
     def _encode(self, texts: list[str], language: str) -> torch.Tensor:
         return self.codec.encode(texts, lang=language)
 
@@ -773,6 +812,18 @@ def _check_count(value: object, low: int, high: int, what: str) -> int:
             f"The number of {what} must be from {low} to {high}, not {int(value)}."
         )
     return int(value)
+
+
+def _first_of_each(rows: torch.Tensor) -> list[int]:
+    """The indices of the rows unlike every earlier row: a quantized LCM at a low
+    temperature draws the same concept again and again, and a writer needs it once."""
+    seen: set[tuple[float, ...]] = set()
+    keep = []
+    for i, row in enumerate(rows.tolist()):
+        if tuple(row) not in seen:
+            seen.add(tuple(row))
+            keep.append(i)
+    return keep
 
 
 def _check_writable(text: str, what: str) -> None:

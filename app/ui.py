@@ -18,7 +18,9 @@ from app.service import WriterService  # noqa: E402
 
 def create_app_from(service: WriterService, *, max_upload_mb: int = 5) -> gr.Blocks:
     with gr.Blocks(title="LCM Writer") as demo:
-        page = build_layout(service.codec.name, service.codec.languages, max_upload_mb)
+        page = build_layout(
+            service.codec.name, service.codec.languages, max_upload_mb, service.default_temperature
+        )
         wire(page, Handlers(service, page, max_upload_mb), demo)
     return demo
 

@@ -150,12 +150,13 @@ def alternative_label(
 
 
 def shelf_html(variants: Iterable[VariantView]) -> str:
-    """Every variant generated for the node, newest first, with its figures and time; a
-    click uses one (`app.outline.clickable_list`), escaped."""
+    """Every variant generated for the node, newest first, with its figures, the
+    temperature it was drawn at (a quantized LCM's) and its time; a click uses one
+    (`app.outline.clickable_list`), escaped."""
     rows = [
         f'<li role="button" tabindex="0" data-id="{v.id}" title="Use this text">'
         f'{escape(v.text)}<br><span class="meta">'
-        f"{escape(figures(v.follows, v.leads_on, v.score))} · "
+        f"{escape(figures(v.follows, v.leads_on, v.score))}{_drawn_at(v.temperature)} · "
         f"{escape(v.created_at.strftime('%Y-%m-%d %H:%M:%S'))}"
         f"{' · used' if v.accepted else ''}</span></li>"
         for v in variants
@@ -163,6 +164,10 @@ def shelf_html(variants: Iterable[VariantView]) -> str:
     if not rows:
         return '<p class="empty">No alternatives yet: Regenerate proposes some.</p>'
     return '<ul class="choices" aria-label="Alternatives shelf">' + "".join(rows) + "</ul>"
+
+
+def _drawn_at(temperature: float | None) -> str:
+    return "" if temperature is None else f" · temperature {temperature:.2f}"
 
 
 def history_html(revisions: Iterable[RevisionView], moves: Sequence[float | None] = ()) -> str:

@@ -189,6 +189,7 @@ class Variant(Base):
     score: Mapped[float | None] = mapped_column(Float)
     follows: Mapped[float | None] = mapped_column(Float)
     leads_on: Mapped[float | None] = mapped_column(Float)
+    temperature: Mapped[float | None] = mapped_column(Float)
     accepted: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime]
 

@@ -470,6 +470,7 @@ class DocumentStore:
                     score=_figure(variant.score),
                     follows=_figure(variant.follows),
                     leads_on=_figure(variant.leads_on),
+                    temperature=_figure(variant.temperature),
                     accepted=False,
                     created_at=now,
                     **_embedding_columns(variant.embedding, doc.codec_dim),

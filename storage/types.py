@@ -63,7 +63,8 @@ class NewNode:
 class NewVariant:
     """An alternative for a node proposed by "regenerate"; `score`, `follows` and
     `leads_on` are free for the app (e.g. cosine similarity to the current concept, fit
-    with what comes before, with what comes after)."""
+    with what comes before, with what comes after); `temperature`: the sampling
+    temperature it was drawn at (None: the model has none)."""
 
     text: str
     embedding: np.ndarray | bytes | None = None
@@ -71,6 +72,7 @@ class NewVariant:
     score: float | None = None
     follows: float | None = None
     leads_on: float | None = None
+    temperature: float | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,6 +186,7 @@ class VariantView:
     accepted: bool  # it was accepted at least once
     follows: float | None = None
     leads_on: float | None = None
+    temperature: float | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -239,6 +239,7 @@ def variant_view(variant: Variant) -> VariantView:
         accepted=variant.accepted,
         follows=variant.follows,
         leads_on=variant.leads_on,
+        temperature=variant.temperature,
     )
 
 

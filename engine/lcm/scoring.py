@@ -16,7 +16,7 @@ Uses only `sample_next` and `sample_next_batch`, so it works with any LCM that h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -71,16 +71,19 @@ def best_fitting(
     drawn: int,
     seed: int,
     samples: int = 4,
+    **options: Any,
 ) -> Scored:
     """Draw `drawn` candidates after `context` and keep the `shown` that lead on best to
     `following`; without a following concept (the end of a text) the first `shown`
-    draws, as plain sampling gives them."""
+    draws, as plain sampling gives them. Sampler `options` (a quantized LCM's
+    temperature, say) shape the candidates only: the predictions that judge how they lead
+    on keep the model's defaults, so a setting changes what is proposed, not the yardstick."""
     if not 1 <= shown <= drawn:
         raise ValueError(f"need 1 <= shown <= drawn, got shown={shown}, drawn={drawn}")
     if following is None:
-        candidates = model.sample_next(context, num_samples=shown, seed=seed)
+        candidates = model.sample_next(context, num_samples=shown, seed=seed, **options)
         return Scored(candidates, follows(candidates), None)
-    candidates = model.sample_next(context, num_samples=drawn, seed=seed)
+    candidates = model.sample_next(context, num_samples=drawn, seed=seed, **options)
     fit = follows(candidates)
     ahead = leads_on(model, context, candidates, following, samples, seed)
     order = ahead.argsort(descending=True)[:shown]

@@ -8,13 +8,14 @@ import os
 import random
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import torch
 
 from tests.app.chromium import CHROMIUM, CHROMIUM_ARGS
-from tests.app.tiny import TINY_DIM, build_toy_lcm
+from tests.app.tiny import TINY_DIM, build_toy_lcm, build_toy_quant_lcm
 from tests.demo.tiny import save_tiny_demo_codec
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -31,19 +32,34 @@ def model_dirs(tmp_path_factory) -> tuple[Path, Path]:
     return codec_dir, build_toy_lcm(folder, dim=TINY_DIM)
 
 
-@pytest.fixture(scope="session")
-def service(tmp_path_factory, model_dirs):
-    """A WriterService on tiny models loaded back from disk and a fresh SQLite file."""
+@contextmanager
+def loaded(codec_dir: Path, lcm_dir: Path, db_dir: Path) -> Iterator:
+    """A WriterService on models loaded back from disk and a fresh SQLite file."""
     from app.service import WriterService
     from engine.codec import load_codec
     from engine.lcm import load_lcm
     from storage import DocumentStore
 
-    codec = load_codec(model_dirs[0], device="cpu")
-    lcm = load_lcm(model_dirs[1], device="cpu")
-    store = DocumentStore(f"sqlite:///{tmp_path_factory.mktemp('db') / 'documents.sqlite3'}")
+    codec = load_codec(codec_dir, device="cpu")
+    lcm = load_lcm(lcm_dir, device="cpu")
+    store = DocumentStore(f"sqlite:///{db_dir / 'documents.sqlite3'}")
     yield WriterService(codec, lcm, store, rng=random.Random(0))
     store.close()
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory, model_dirs):
+    """The writer on the tiny codec and the toy (diffusion) Two-Tower."""
+    with loaded(*model_dirs, tmp_path_factory.mktemp("db")) as writer:
+        yield writer
+
+
+@pytest.fixture(scope="session")
+def quant_service(tmp_path_factory, model_dirs):
+    """The writer on the tiny codec and a toy quantized LCM, whose control is temperature."""
+    folder = tmp_path_factory.mktemp("quant")
+    with loaded(model_dirs[0], build_toy_quant_lcm(folder), folder) as writer:
+        yield writer
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +68,8 @@ def seeded_service(request) -> None:
     it, so what the models generate is the same on every run."""
     if {"service", "client", "page", "app_url"} & set(request.fixturenames):
         request.getfixturevalue("service").rng.seed(0)
+    if {"quant_service", "quant_page"} & set(request.fixturenames):
+        request.getfixturevalue("quant_service").rng.seed(0)
 
 
 def free_port() -> int:
@@ -60,8 +78,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url(service) -> Iterator[str]:
+@contextmanager
+def served(service) -> Iterator[str]:
     """The real app, served by Gradio in this process on a free 127.0.0.1 port."""
     from app.ui import create_app_from, launch_options
 
@@ -80,6 +98,18 @@ def app_url(service) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def app_url(service) -> Iterator[str]:
+    with served(service) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def quant_url(quant_service) -> Iterator[str]:
+    with served(quant_service) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
 
@@ -91,15 +121,28 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, app_url):
+@contextmanager
+def opened(browser, url: str) -> Iterator:
+    """A fresh browser tab on `url`, once the page's first read is in."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(30_000)
-    page.goto(app_url)
-    page.wait_for_selector("#library .loading", state="detached")  # the first read is in
+    page.goto(url)
+    page.wait_for_selector("#library .loading", state="detached")
     yield page
     context.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    with opened(browser, app_url) as tab:
+        yield tab
+
+
+@pytest.fixture
+def quant_page(browser, quant_url):
+    with opened(browser, quant_url) as tab:
+        yield tab
 
 
 @pytest.fixture

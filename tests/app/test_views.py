@@ -114,3 +114,17 @@ def test_concept_checks_shelf_and_history_escape_what_they_quote():
     assert "leads on 0.60 · follows 0.80 · similarity 0.50" in html and "used" in html
     assert history.count("meaning moved 0.250") == 1
     assert views.checks_html(other, doc, set(), {}) == ""
+
+
+def test_the_shelf_says_at_which_temperature_a_variant_was_drawn():
+    drawn = {"node_id": 1, "embedding": None, "language": "eng_Latn", "score": 0.5}
+    drawn |= {"created_at": NOW, "accepted": False}
+    html = views.shelf_html(
+        [
+            VariantView(id=1, text="Cold.", temperature=0.0, **drawn),
+            VariantView(id=2, text="Diffused.", **drawn),
+        ]
+    )
+    cold, diffused = html.split("</li>")[:2]
+    assert "similarity 0.50 · temperature 0.00 · " in cold
+    assert "temperature" not in diffused

@@ -16,3 +16,11 @@ def build_toy_lcm(folder: Path, dim: int = TINY_DIM) -> Path:
     model = build_model(preset("toy", dim=dim))
     model.save_pretrained(folder / "lcm")
     return folder / "lcm"
+
+
+def build_toy_quant_lcm(folder: Path, dim: int = TINY_DIM) -> Path:
+    """A toy Quant-LCM-d (4 codebooks x 8 units, fitted RVQ) for the temperature control."""
+    from tests.lcm.helpers import toy_quant_model
+
+    toy_quant_model(dim=dim).save_pretrained(folder / "quant_lcm")
+    return folder / "quant_lcm"

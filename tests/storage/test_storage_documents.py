@@ -244,6 +244,37 @@ def test_variants_are_kept_and_accepting_one_is_undoable(store: DocumentStore) -
     assert len(store.list_variants(node.id)) == 4  # alternatives stay after undo
 
 
+def test_a_variant_keeps_the_temperature_it_was_drawn_at(store: DocumentStore) -> None:
+    node = sentence(create(store), "Short.")
+    store.add_variants(node.id, [NewVariant("Cold.", emb(7), temperature=0), NewVariant("Any.")])
+    assert [v.temperature for v in store.list_variants(node.id)] == [0.0, None]
+
+
+def test_downgrading_below_the_temperature_keeps_the_variants(sqlite_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from storage.store import MIGRATIONS
+
+    store = DocumentStore(sqlite_url)
+    node = sentence(create(store), "Short.")
+    store.add_variants(node.id, [NewVariant("Warm.", emb(8), temperature=0.7)])
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    engine = create_engine(sqlite_url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+    engine.dispose()
+    store.upgrade()
+    try:
+        (variant,) = store.list_variants(node.id)
+        assert (variant.text, variant.temperature) == ("Warm.", None)
+    finally:
+        store.close()
+
+
 def test_translation_cache_follows_the_concept_revision(store: DocumentStore) -> None:
     doc = create(store)
     node = sentence(doc, "Short.")
@@ -304,7 +335,7 @@ def test_schema_is_at_head_and_reopening_is_harmless(db_url: str) -> None:
     engine = create_engine(db_url)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection)
-        assert context.get_current_revision() == "0002"
+        assert context.get_current_revision() == "0003"
         assert compare_metadata(context, Base.metadata) == []
     engine.dispose()
 
