@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from app.cli import SUBCOMMANDS, main
 from app.config import Settings, describe_error, load_settings
+from cli import SUBCOMMANDS, main
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from app.cli import main
+from cli import main
 from engine.eval import cli as eval_cli
 from engine.eval.rvq_curve import autoencoding_curve
 from engine.lcm import ResidualVQ, load_lcm

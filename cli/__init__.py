@@ -3,7 +3,8 @@
 Each subcommand lives in the module that owns its work; that module exposes
 `add_arguments(parser)` and `run(args) -> int`. Modules are imported only when their
 subcommand runs, so `lcm-writer --help` stays instant and a bare GPU box can run
-`train` without gradio installed.
+`train` without gradio installed. This package sits above app, engine and benchmarks;
+none of them imports it.
 """
 
 from __future__ import annotations
@@ -39,7 +40,3 @@ def main(argv: list[str] | None = None) -> int:
             sub.set_defaults(handler=module.run)
     args = parser.parse_args(argv)
     return int(args.handler(args) or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
