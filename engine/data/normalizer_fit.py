@@ -10,18 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import numpy as np
-from safetensors.torch import load_file, save_file
 
 from engine.data.shards import read_embeddings
-from engine.errors import EngineError
-from engine.lcm.normalizer import Normalizer
-
-
-class NormalizerFileError(EngineError, ValueError):
-    """A normaliser file is missing or does not match the model or data."""
+from engine.lcm.normalizer import Normalizer, NormalizerFileError, save_normalizer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,28 +41,6 @@ def sample_concepts(
         rows = np.random.default_rng(seed).choice(len(sentences), max_concepts, replace=False)
         sentences = sentences[np.sort(rows)]
     return sentences
-
-
-def save_normalizer(normalizer: Normalizer, path: str | Path, codec: str) -> None:
-    metadata = {"kind": normalizer.kind, "codec": codec, "dim": str(normalizer.center.numel())}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    save_file(dict(normalizer.state_dict()), str(path), metadata=metadata)
-
-
-def load_normalizer(path: str | Path) -> tuple[Normalizer, dict[str, str]]:
-    """The normaliser saved at `path` and its metadata ({"kind", "codec", "dim"})."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise NormalizerFileError(f"no normaliser at {path}; create it with fit-normalizer")
-    with safe_open(str(path), "pt") as f:
-        metadata = f.metadata() or {}
-    if "kind" not in metadata or "dim" not in metadata:
-        raise NormalizerFileError(f"{path} was not written by `lcm-writer fit-normalizer`")
-    normalizer = Normalizer(int(metadata["dim"]), metadata["kind"])
-    normalizer.load_state_dict(load_file(str(path)))
-    return normalizer, metadata
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from engine.data import normalizer_fit, prepare
 from engine.data.shards import END_OF_TEXT, EncodedDocument, ShardError, write_shard
 from engine.data.sources import SourceError
 from engine.lcm import Normalizer
+from engine.lcm.normalizer import load_normalizer
 from tests.codec.tiny_sonar import build_tiny_sonar
 
 DOCS = [
@@ -113,7 +114,7 @@ def test_fit_normalizer_uses_sentence_concepts_only(codec, inputs, tmp_path):
     parser = argparse.ArgumentParser()
     normalizer_fit.add_arguments(parser)
     assert normalizer_fit.run(parser.parse_args([str(shards), "--out", str(out)])) == 0
-    loaded, meta = normalizer_fit.load_normalizer(out)
+    loaded, meta = load_normalizer(out)
     assert meta["codec"] == codec.name and int(meta["dim"]) == codec.dim
     rows = pq.read_table(shards).to_pylist()
     sentences = [s for r in rows if r["split"] == "train" for s in r["text_sentences"][:-1]]
