@@ -1,10 +1,12 @@
 """The `lcm-writer` command line.
 
-Each subcommand lives in the module that owns its work; that module exposes
-`add_arguments(parser)` and `run(args) -> int`. Modules are imported only when their
-subcommand runs, so `lcm-writer --help` stays instant and a bare GPU box can run
-`train` without gradio installed. This package sits above app, engine and benchmarks;
-none of them imports it.
+Each subcommand lives in a module that exposes `add_arguments(parser)` and
+`run(args) -> int`: the engine's data, training and evaluation commands in this package,
+as thin wrappers that turn the flags into the engine's typed configs and call its library
+functions; `serve` in the app and `bench` in the benchmarks. Modules are imported only
+when their subcommand runs, so `lcm-writer --help` stays instant and a bare GPU box can
+run `train` without gradio installed. This package sits above app, engine and
+benchmarks; none of them imports it.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import sys
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("app.serve", "start the writer's web app"),
-    "prepare": ("engine.data.prepare", "segment and encode documents into Parquet shards"),
-    "fit-normalizer": ("engine.data.normalizer_fit", "fit the embedding normaliser on shards"),
-    "fit-rvq": ("engine.data.rvq_fit", "fit a quantized LCM's residual vector quantiser"),
-    "train": ("engine.train.cli", "train an LCM (accelerate: CPU, DDP, FSDP)"),
-    "eval": ("engine.eval.cli", "evaluate an LCM and a codec; JSON + Markdown table"),
+    "prepare": ("cli.prepare", "segment and encode documents into Parquet shards"),
+    "fit-normalizer": ("cli.fit_normalizer", "fit the embedding normaliser on shards"),
+    "fit-rvq": ("cli.fit_rvq", "fit a quantized LCM's residual vector quantiser"),
+    "train": ("cli.train", "train an LCM (accelerate: CPU, DDP, FSDP)"),
+    "eval": ("cli.evaluate", "evaluate an LCM and a codec; JSON + Markdown table"),
     "generate": ("engine.generate", "continue a text with an LCM from the command line"),
     "bench": ("benchmarks.run", "measure speed, memory and compute"),
     "demo-assets": ("engine.demo_assets", "rebuild the bundled demo models from scratch"),

@@ -4,14 +4,16 @@ Stages, each skipped when its output exists (so re-running the command resumes):
   1. corpus   Debian manuals and Bibles in four languages -> <work>/corpus (documents,
               aligned pairs, sentence files; engine.data.corpus)
   2. codec    four-language codec training (resumable) -> <work>/codec_run -> assets/demo/codec
-  3. shards   `lcm-writer prepare` on the English documents with the demo codec -> <work>/shards
-  4. norm     `lcm-writer fit-normalizer` -> <work>/normalizer.safetensors
-  5. rvq      `lcm-writer fit-rvq` -> <work>/rvq.safetensors, and its auto-encoding curve
-              on held-out sentences -> <work>/eval/rvq_curve.json
-  6. lcms     `lcm-writer train` (recipes/demo.yaml) for each model type; the Two-Tower
+  3. shards   prepare (engine.data.prepare) the English documents with the demo codec
+              -> <work>/shards
+  4. norm     fit_normalizer -> <work>/normalizer.safetensors
+  5. rvq      fit_rvq -> <work>/rvq.safetensors, and its auto-encoding curve on held-out
+              sentences -> <work>/eval/rvq_curve.json
+  6. lcms     train (recipes/demo.yaml) each model type; the Two-Tower
               goes to assets/demo/lcm and the Quant-LCM-d to assets/demo/quant_lcm (fp16),
               the others stay in <work> for comparison
-  7. eval     codec round trips and latency, `lcm-writer eval` per LCM -> <work>/eval
+  7. eval     codec round trips and latency, evaluate (engine.eval.evaluate) per LCM
+              -> <work>/eval
   8. cards    assets/demo/codec/README.md, assets/demo/lcm/README.md (all five LCMs) and
               assets/demo/quant_lcm/README.md
 
@@ -45,16 +47,16 @@ RVQ_UNITS = 256
 RVQ_HELDOUT = 500  # held-out sentences of the auto-encoding curve
 # The recipe's `demo` preset (d_model 384) would not fit beside the codec in the 40 MB
 # asset budget; d_model 256 halves it. Short run: the corpus is small (~85k concepts).
-LCM_OVERRIDES = [
-    "model.d_model=256",
-    "model.n_heads=4",
-    "batch_concepts=2048",
-    "warmup_steps=40",
-    "save_every=100",
+LCM_OVERRIDES = {
+    "model.d_model": 256,
+    "model.n_heads": 4,
+    "batch_concepts": 2048,
+    "warmup_steps": 40,
+    "save_every": 100,
     # chosen by engine.eval.sampler_sweep on held-out documents (card, "Guidance scale"):
     # above 3, expansions stop short and continuations repeat more than real text does
-    "model.sampler.guidance_scale=3.0",
-]
+    "model.sampler.guidance_scale": 3.0,
+}
 # Predictions per held-out document for the next-concept metrics (29 documents -> 375).
 EVAL_POSITIONS = 16
 CURVE_COLUMNS = ["step", "minutes", "sentences", *LANGUAGES, "retrieval"]
@@ -83,16 +85,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads (all)"
     )
-
-
-def _run_cli(module, argv: list[str]) -> int:
-    """Run an `lcm-writer` subcommand module in this process."""
-    parser = argparse.ArgumentParser(prog=module.__name__)
-    module.add_arguments(parser)
-    status = module.run(parser.parse_args(argv))
-    if status:
-        raise RuntimeError(f"{module.__name__} {' '.join(argv)} failed with status {status}")
-    return status
 
 
 def build_codec(
@@ -166,7 +158,8 @@ def codec_report(codec_dir: Path, work: Path, out: Path) -> dict:
 
 
 def build_shards(work: Path, codec_dir: Path) -> Path:
-    from engine.data import normalizer_fit, prepare
+    from engine.data.normalizer_fit import FitNormalizerConfig, fit_normalizer
+    from engine.data.prepare import PrepareConfig, prepare
 
     shards, norm = work / "shards", work / "normalizer.safetensors"
     documents = corpus.write_documents(
@@ -174,20 +167,24 @@ def build_shards(work: Path, codec_dir: Path) -> Path:
         work / "corpus" / "documents.eng_Latn.jsonl",
         "eng_Latn",
     )
-    _run_cli(prepare, [str(documents), "--out", str(shards), "--codec", str(codec_dir),
-                       "--lang", "eng_Latn", "--device", "cpu"])  # fmt: skip
+    prepare(
+        PrepareConfig(
+            inputs=(documents,), out=shards, codec=str(codec_dir), lang="eng_Latn", device="cpu"
+        )
+    )
     if not norm.exists():
-        _run_cli(normalizer_fit, [str(shards), "--out", str(norm)])
+        fit_normalizer(FitNormalizerConfig(shards=shards, out=norm))
     return shards
 
 
 def build_rvq(work: Path) -> Path:
-    from engine.data import rvq_fit
+    from engine.data.rvq_fit import FitRVQConfig, fit_rvq
 
     path = work / "rvq.safetensors"
     if not path.exists():
-        _run_cli(rvq_fit, [str(work / "shards"), "--out", str(path), "--codebooks",
-                           str(RVQ_CODEBOOKS), "--units", str(RVQ_UNITS)])  # fmt: skip
+        fit_rvq(
+            FitRVQConfig(shards=work / "shards", out=path, codebooks=RVQ_CODEBOOKS, units=RVQ_UNITS)
+        )
     return path
 
 
@@ -214,26 +211,28 @@ def train_lcm(
     work: Path, recipe: Path, model_type: str, steps: int, minutes: float | None = None
 ) -> Path:
     from engine.lcm import preset
-    from engine.train import cli as train_cli
+    from engine.train.config import load_recipe
+    from engine.train.trainer import FINAL, train
 
     out = work / f"lcm_{model_type}"
-    overrides = [
-        *LCM_OVERRIDES,
-        f"normalizer={work / 'normalizer.safetensors'}",
-        f"model.model_type={model_type}",
-        f"max_steps={steps}",
-    ]
+    overrides = {
+        **LCM_OVERRIDES,
+        "data": str(work / "shards"),
+        "out_dir": str(out),
+        "normalizer": str(work / "normalizer.safetensors"),
+        "model.model_type": model_type,
+        "max_steps": steps,
+    }
     if minutes:
-        overrides.append(f"max_minutes={minutes}")
+        overrides["max_minutes"] = minutes
     if model_type in QUANT_TYPES:  # the Two-Tower's shape, its head over the RVQ's units
-        overrides.append(f"rvq={work / 'rvq.safetensors'}")
+        overrides["rvq"] = str(work / "rvq.safetensors")
     elif model_type != "two_tower":  # same depth as the Two-Tower's two towers together
         demo = preset("demo")
-        overrides.append(f"model.n_layers={demo.n_layers + demo.n_denoiser_layers}")
-    if not (out / "final").exists():
-        _run_cli(train_cli, ["--recipe", str(recipe), "--data", str(work / "shards"),
-                             "--out", str(out), "--set", *overrides])  # fmt: skip
-    return out / "final"
+        overrides["model.n_layers"] = demo.n_layers + demo.n_denoiser_layers
+    if not (out / FINAL).exists():
+        train(load_recipe(recipe, overrides))
+    return out / FINAL
 
 
 def bundle_lcm(final: Path, target: Path) -> None:
@@ -250,14 +249,21 @@ def bundle_lcm(final: Path, target: Path) -> None:
 
 
 def eval_lcm(work: Path, model: Path, codec_dir: Path, name: str) -> dict:
-    from engine.eval import cli as eval_cli
+    """Evaluate one LCM on the held-out documents, writer section included; cached."""
+    from engine.eval.evaluate import EvalConfig, evaluate
 
     out = work / "eval" / name
     if not (out / "eval.json").exists():
-        _run_cli(eval_cli, ["--model", str(model), "--data", str(work / "shards"), "--split",
-                            "valid", "--codec", str(codec_dir), "--out", str(out),
-                            "--positions", str(EVAL_POSITIONS),
-                            "--writer-words", str(WORD_LIST)])  # fmt: skip
+        cfg = EvalConfig(
+            model=model,
+            data=work / "shards",
+            out=out,
+            split="valid",
+            codec=str(codec_dir),
+            positions=EVAL_POSITIONS,
+            writer_words=WORD_LIST,
+        )
+        evaluate(cfg)
     return json.loads((out / "eval.json").read_text())
 
 
@@ -282,7 +288,7 @@ def guidance_sweep(work: Path, model: Path, codec_dir: Path) -> list[dict]:
     documents `lcm-writer eval` reads; cached."""
     from engine.codec import load_codec
     from engine.eval import sampler_sweep
-    from engine.eval.cli import usable_documents
+    from engine.eval.evaluate import usable_documents
     from engine.eval.writer_metrics import load_word_list
     from engine.lcm import load_lcm
 
@@ -463,7 +469,7 @@ def write_lcm_card(path: Path, results: dict, codec: dict, work: Path) -> None:
         )
     path.write_text(
         LCM_CARD.format(
-            overrides=" ".join(LCM_OVERRIDES),
+            overrides=" ".join(f"{k}={v}" for k, v in LCM_OVERRIDES.items()),
             codec_bleu=codec["english"]["greedy"]["autobleu"],
             everyday_bleu=codec["everyday"]["autobleu"],
             status=lcm_status(results),
