@@ -1,11 +1,11 @@
 """The `lcm-writer` command line.
 
 Each subcommand lives in a module that exposes `add_arguments(parser)` and
-`run(args) -> int`: the engine's data, training and evaluation commands in this package,
-as thin wrappers that turn the flags into the engine's typed configs and call its library
-functions; `serve` in the app and `bench` in the benchmarks. Modules are imported only
-when their subcommand runs, so `lcm-writer --help` stays instant and a bare GPU box can
-run `train` without gradio installed. This package sits above app, engine and
+`run(args) -> int`: the engine's data, training, evaluation and demo-build commands in
+this package, as thin wrappers that turn the flags into the engine's typed configs and
+call its library functions; `serve` in the app and `bench` in the benchmarks. Modules
+are imported only when their subcommand runs, so `lcm-writer --help` stays instant and a
+bare GPU box can run `train` without gradio installed. This package sits above app, engine and
 benchmarks; none of them imports it.
 """
 
@@ -24,7 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("cli.evaluate", "evaluate an LCM and a codec; JSON + Markdown table"),
     "generate": ("engine.generate", "continue a text with an LCM from the command line"),
     "bench": ("benchmarks.run", "measure speed, memory and compute"),
-    "demo-assets": ("engine.demo_assets", "rebuild the bundled demo models from scratch"),
+    "demo-assets": ("cli.demo_assets", "rebuild the bundled demo models from scratch"),
 }
 
 

@@ -85,11 +85,12 @@ def test_engine_commands_turn_their_flags_into_the_library_configs():
     config's own defaults."""
     import argparse
 
-    from cli import evaluate, fit_normalizer, fit_rvq, prepare
+    from cli import demo_assets, evaluate, fit_normalizer, fit_rvq, prepare
     from cli.configs import config_from
     from engine.data.normalizer_fit import FitNormalizerConfig
     from engine.data.prepare import PrepareConfig
     from engine.data.rvq_fit import FitRVQConfig
+    from engine.demo.pipeline import DemoAssetsConfig
     from engine.eval.evaluate import EvalConfig
 
     s, out = Path("s"), Path("o")
@@ -99,6 +100,9 @@ def test_engine_commands_turn_their_flags_into_the_library_configs():
         (fit_rvq, ["s", "--out", "o", "--units", "8"], FitRVQConfig(shards=s, out=out, units=8)),
         (evaluate, ["--model", "m", "--data", "s", "--out", "o", "--noise-levels", "0.1,0.5"],
          EvalConfig(model="m", data=s, out=out, noise_levels=(0.1, 0.5))),
+        (demo_assets, [], DemoAssetsConfig()),
+        (demo_assets, ["--lcm-types", "two_tower,base_lcm", "--codec-minutes", "1", "2"],
+         DemoAssetsConfig(lcm_types=("two_tower", "base_lcm"), codec_minutes=(1.0, 2.0))),
     ]  # fmt: skip
     for module, argv, expected in cases:
         parser = argparse.ArgumentParser()
