@@ -1,12 +1,12 @@
 """The `lcm-writer` command line.
 
 Each subcommand lives in a module that exposes `add_arguments(parser)` and
-`run(args) -> int`: the engine's data, training, evaluation and demo-build commands in
-this package, as thin wrappers that turn the flags into the engine's typed configs and
-call its library functions; `serve` in the app and `bench` in the benchmarks. Modules
-are imported only when their subcommand runs, so `lcm-writer --help` stays instant and a
-bare GPU box can run `train` without gradio installed. This package sits above app, engine and
-benchmarks; none of them imports it.
+`run(args) -> int`: the engine's commands in this package, as thin wrappers over the
+engine's library functions (cli.configs turns the flags into their typed configs);
+`serve` in the app and `bench` in the benchmarks. Modules are imported only when their
+subcommand runs, so `lcm-writer --help` stays instant and a bare GPU box can run `train`
+without gradio installed. This package sits above app, engine and benchmarks; none of
+them imports it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "fit-rvq": ("cli.fit_rvq", "fit a quantized LCM's residual vector quantiser"),
     "train": ("cli.train", "train an LCM (accelerate: CPU, DDP, FSDP)"),
     "eval": ("cli.evaluate", "evaluate an LCM and a codec; JSON + Markdown table"),
-    "generate": ("engine.generate", "continue a text with an LCM from the command line"),
+    "generate": ("cli.generate", "continue a text with an LCM from the command line"),
     "bench": ("benchmarks.run", "measure speed, memory and compute"),
     "demo-assets": ("cli.demo_assets", "rebuild the bundled demo models from scratch"),
 }
