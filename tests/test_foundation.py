@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from app.cli import SUBCOMMANDS, main
 from app.config import Settings, describe_error, load_settings
+from cli import SUBCOMMANDS, main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,6 +78,36 @@ def test_cli_lists_every_subcommand(capsys):
     out = capsys.readouterr().out
     for name in ("serve", "prepare", "train", "eval", "generate", "bench"):
         assert name in SUBCOMMANDS and name in out
+
+
+def test_engine_commands_turn_their_flags_into_the_library_configs():
+    """Every field of a command's config has a flag, and the flags default to the
+    config's own defaults."""
+    import argparse
+
+    from cli import demo_assets, evaluate, fit_normalizer, fit_rvq, prepare
+    from cli.configs import config_from
+    from engine.data.normalizer_fit import FitNormalizerConfig
+    from engine.data.prepare import PrepareConfig
+    from engine.data.rvq_fit import FitRVQConfig
+    from engine.demo.pipeline import DemoAssetsConfig
+    from engine.eval.evaluate import EvalConfig
+
+    s, out = Path("s"), Path("o")
+    cases = [
+        (prepare, ["a.txt", "b", "--out", "o"], PrepareConfig(inputs=("a.txt", "b"), out=out)),
+        (fit_normalizer, ["s", "--out", "o"], FitNormalizerConfig(shards=s, out=out)),
+        (fit_rvq, ["s", "--out", "o", "--units", "8"], FitRVQConfig(shards=s, out=out, units=8)),
+        (evaluate, ["--model", "m", "--data", "s", "--out", "o", "--noise-levels", "0.1,0.5"],
+         EvalConfig(model="m", data=s, out=out, noise_levels=(0.1, 0.5))),
+        (demo_assets, [], DemoAssetsConfig()),
+        (demo_assets, ["--lcm-types", "two_tower,base_lcm", "--codec-minutes", "1", "2"],
+         DemoAssetsConfig(lcm_types=("two_tower", "base_lcm"), codec_minutes=(1.0, 2.0))),
+    ]  # fmt: skip
+    for module, argv, expected in cases:
+        parser = argparse.ArgumentParser()
+        module.add_arguments(parser)
+        assert config_from(type(expected), parser.parse_args(argv)) == expected, module
 
 
 def test_every_engine_error_is_an_engine_error():

@@ -1,36 +1,31 @@
-"""`lcm-writer fit-normalizer`: fit the LCM's embedding normaliser on prepared shards.
+"""Fitting the LCM's embedding normaliser on prepared shards (`lcm-writer fit-normalizer`).
 
 The paper fits its robust scaler (median, IQR / 1.349 per dimension) on about 1M
-sentences; this draws a uniform random sample of up to `--max-concepts` sentence concepts
+sentences; this draws a uniform random sample of up to `max_concepts` sentence concepts
 (the appended end-of-text concepts excluded) and saves the statistics as safetensors,
-which `lcm-writer train` loads into the model.
+which training loads into the model (a recipe's `normalizer`).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
-from safetensors.torch import load_file, save_file
 
 from engine.data.shards import read_embeddings
-from engine.errors import EngineError
-from engine.lcm.normalizer import Normalizer
+from engine.lcm.normalizer import Normalizer, NormalizerFileError, save_normalizer
 
 
-class NormalizerFileError(EngineError, ValueError):
-    """A normaliser file is missing or does not match the model or data."""
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("shards", help="directory of shards written by `lcm-writer prepare`")
-    parser.add_argument("--out", required=True, help="output file, e.g. normalizer.safetensors")
-    parser.add_argument("--split", default="train", help="split to sample from")
-    parser.add_argument("--max-concepts", type=int, default=1_000_000, help="sample size")
-    parser.add_argument("--kind", choices=("robust", "standard"), default="robust")
-    parser.add_argument("--seed", type=int, default=0)
+@dataclass(frozen=True)
+class FitNormalizerConfig:
+    shards: Path  # directory of shards written by `prepare`
+    out: Path  # the normaliser file, e.g. normalizer.safetensors
+    split: str = "train"  # split to sample from
+    max_concepts: int = 1_000_000  # sample size
+    kind: Literal["robust", "standard"] = "robust"
+    seed: int = 0
 
 
 def sample_concepts(
@@ -50,33 +45,11 @@ def sample_concepts(
     return sentences
 
 
-def save_normalizer(normalizer: Normalizer, path: str | Path, codec: str) -> None:
-    metadata = {"kind": normalizer.kind, "codec": codec, "dim": str(normalizer.center.numel())}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    save_file(dict(normalizer.state_dict()), str(path), metadata=metadata)
-
-
-def load_normalizer(path: str | Path) -> tuple[Normalizer, dict[str, str]]:
-    """The normaliser saved at `path` and its metadata ({"kind", "codec", "dim"})."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise NormalizerFileError(f"no normaliser at {path}; create it with fit-normalizer")
-    with safe_open(str(path), "pt") as f:
-        metadata = f.metadata() or {}
-    if "kind" not in metadata or "dim" not in metadata:
-        raise NormalizerFileError(f"{path} was not written by `lcm-writer fit-normalizer`")
-    normalizer = Normalizer(int(metadata["dim"]), metadata["kind"])
-    normalizer.load_state_dict(load_file(str(path)))
-    return normalizer, metadata
-
-
-def run(args: argparse.Namespace) -> int:
-    docs, _, info = read_embeddings(args.shards, split=args.split)
-    sample = sample_concepts(docs, args.max_concepts, args.seed)
-    normalizer = Normalizer(info["dim"], args.kind).fit(sample)
-    save_normalizer(normalizer, args.out, info["codec"])
-    summary = {"concepts": len(sample), "dim": info["dim"], "codec": info["codec"]}
-    print(f"normaliser ({args.kind}) fitted on {json.dumps(summary)} -> {args.out}")
-    return 0
+def fit_normalizer(cfg: FitNormalizerConfig) -> dict:
+    """Fit on a sample of the shards' concepts and save to `cfg.out`; returns a summary
+    (concepts sampled, dim, codec)."""
+    docs, _, info = read_embeddings(cfg.shards, split=cfg.split)
+    sample = sample_concepts(docs, cfg.max_concepts, cfg.seed)
+    normalizer = Normalizer(info["dim"], cfg.kind).fit(sample)
+    save_normalizer(normalizer, cfg.out, info["codec"])
+    return {"concepts": len(sample), "dim": info["dim"], "codec": info["codec"]}

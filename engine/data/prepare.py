@@ -1,18 +1,18 @@
-"""`lcm-writer prepare`: documents -> sentences -> concepts -> Parquet shards.
+"""Preparing a corpus (`lcm-writer prepare`): documents -> sentences -> concepts -> shards.
 
 Every document is split into sentences (engine.segment), the sentence "End of text." is
 appended (its concept teaches a model to stop), and all sentences are encoded with a
-codec in length-sorted batches. Documents are grouped into shards of `--shard-size`;
-shard k is handled by process k mod N, so `accelerate launch --num_processes N
-lcm-writer prepare ...` embeds a corpus on N GPUs (or nodes). Finished shards are
-skipped, so an interrupted run resumes where it stopped.
+codec in length-sorted batches. Documents are grouped into Parquet shards of
+`shard_size`; shard k is handled by process k mod N, so `accelerate launch
+--num_processes N lcm-writer prepare ...` embeds a corpus on N GPUs (or nodes). Finished
+shards are skipped, so an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -32,21 +32,20 @@ from engine.data.sources import SourceDocument, iter_documents
 T = TypeVar("T")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", help="files or directories (.txt .md .jsonl .parquet)")
-    parser.add_argument("--out", required=True, help="directory for the Parquet shards")
-    parser.add_argument("--codec", default="demo", help="'demo', 'sonar' or a codec directory")
-    parser.add_argument("--lang", default=None, help="SONAR code (e.g. eng_Latn); default: detect")
-    parser.add_argument("--split", default="train", help="split of documents that name none")
-    parser.add_argument("--text-field", default="text", help="JSONL/Parquet field with the text")
-    parser.add_argument(
-        "--source-field", default=None, help="JSONL/Parquet field with a fine-tuning source"
-    )
-    parser.add_argument("--limit", type=int, default=None, help="only the first N documents")
-    parser.add_argument("--shard-size", type=int, default=1000, help="documents per shard")
-    parser.add_argument("--batch-size", type=int, default=64, help="sentences per encoder call")
-    parser.add_argument("--max-chars", type=int, default=200, help="re-split longer sentences")
-    parser.add_argument("--device", default=None, help="codec device (default: cuda if present)")
+@dataclass(frozen=True)
+class PrepareConfig:
+    inputs: tuple[str | Path, ...]  # files or directories (.txt .md .jsonl .parquet)
+    out: Path  # directory for the Parquet shards
+    codec: str = "demo"  # "demo", "sonar" or a codec directory
+    lang: str | None = None  # SONAR code (e.g. eng_Latn); None: detect per document
+    split: str = "train"  # split of documents that name none
+    text_field: str = "text"  # JSONL/Parquet field with the text
+    source_field: str | None = None  # JSONL/Parquet field with a fine-tuning source
+    limit: int | None = None  # only the first N documents
+    shard_size: int = 1000  # documents per shard
+    batch_size: int = 64  # sentences per encoder call
+    max_chars: int = 200  # re-split longer sentences
+    device: str | None = None  # codec device (None: cuda if present)
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -72,7 +71,7 @@ def encode_sentences(codec, sentences: list[tuple[str, str]], batch_size: int) -
 
 
 def encode_shard(
-    codec, docs: list[SourceDocument], args: argparse.Namespace, eot: np.ndarray
+    codec, docs: list[SourceDocument], cfg: PrepareConfig, eot: np.ndarray
 ) -> list[EncodedDocument]:
     """Segment and encode one shard's documents; documents without sentences are dropped."""
     from engine.lang import detect_language
@@ -81,18 +80,18 @@ def encode_shard(
     pending: list[tuple[str, str]] = []  # (sentence, lang) of every text and source
     layout = []  # per document: (doc, text sentences slice, source sentences slice or None)
     for doc in docs:
-        lang = args.lang or detect_language(doc.text)
+        lang = cfg.lang or detect_language(doc.text)
         spans = []
         for text in (doc.text, doc.source):
             if text is None:
                 spans.append(None)
                 continue
-            sentences = split_sentences(text, lang, args.max_chars)
+            sentences = split_sentences(text, lang, cfg.max_chars)
             spans.append(slice(len(pending), len(pending) + len(sentences)))
             pending.extend((s, lang) for s in sentences)
         if spans[0].stop > spans[0].start and (spans[1] is None or spans[1].stop > spans[1].start):
             layout.append((doc, *spans))
-    embeddings = encode_sentences(codec, pending, args.batch_size)
+    embeddings = encode_sentences(codec, pending, cfg.batch_size)
 
     def encoded(text: str, span: slice, split: str, with_eot: bool) -> EncodedDocument:
         sentences = [s for s, _ in pending[span]]
@@ -103,7 +102,7 @@ def encode_shard(
 
     result = []
     for doc, text_span, source_span in layout:
-        split = doc.split or args.split
+        split = doc.split or cfg.split
         item = encoded(doc.text, text_span, split, with_eot=True)
         if source_span is not None:
             item.source = encoded(doc.source, source_span, split, with_eot=False)
@@ -111,25 +110,25 @@ def encode_shard(
     return result
 
 
-def prepare(args: argparse.Namespace, codec=None, rank: int = 0, world_size: int = 1) -> list[Path]:
+def prepare(cfg: PrepareConfig, codec=None, rank: int = 0, world_size: int = 1) -> list[Path]:
     """Write the shards of process `rank` of `world_size` (shard k belongs to rank
     k mod world_size); returns their paths. `codec` may be passed in (tests, notebooks);
-    otherwise `args.codec` is loaded."""
-    if args.shard_size < 1 or args.batch_size < 1:
-        raise ValueError("--shard-size and --batch-size must be at least 1")
+    otherwise `cfg.codec` is loaded."""
+    if cfg.shard_size < 1 or cfg.batch_size < 1:
+        raise ValueError("shard_size and batch_size must be at least 1")
     if codec is None:
         from engine.codec import load_codec
 
-        codec = load_codec(args.codec, device=args.device)
-    out = Path(args.out)
+        codec = load_codec(cfg.codec, device=cfg.device)
+    out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     expected = {"codec": codec.name, "dim": codec.dim}
     eot = codec.encode([END_OF_TEXT], lang="eng_Latn")[0].float().cpu().numpy()
     documents = itertools.islice(
-        iter_documents(args.inputs, args.text_field, args.source_field), args.limit
+        iter_documents(cfg.inputs, cfg.text_field, cfg.source_field), cfg.limit
     )
     mine: list[Path] = []
-    for index, chunk in enumerate(_chunks(documents, args.shard_size)):
+    for index, chunk in enumerate(_chunks(documents, cfg.shard_size)):
         if index % world_size != rank:
             continue
         path = out / f"shard-{index:05d}.parquet"
@@ -142,17 +141,7 @@ def prepare(args: argparse.Namespace, codec=None, rank: int = 0, world_size: int
                     "write to a new --out directory or delete the old shards"
                 )
             continue
-        encoded = encode_shard(codec, chunk, args, eot)
+        encoded = encode_shard(codec, chunk, cfg, eot)
         write_shard(path, encoded, codec.name, codec.dim)
         print(f"[rank {rank}] {path.name}: {len(encoded)} documents")
     return mine
-
-
-def run(args: argparse.Namespace) -> int:
-    from accelerate import PartialState
-
-    state = PartialState()  # one process, or one of those `accelerate launch` started
-    paths = prepare(args, rank=state.process_index, world_size=state.num_processes)
-    state.wait_for_everyone()
-    print(f"{len(paths)} shard(s) ready in {args.out}")
-    return 0

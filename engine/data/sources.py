@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +54,7 @@ def markdown_to_text(markdown: str) -> str:
     return "\n\n".join(p for p in (" ".join(b.split()) for b in text.split("\n\n")) if p)
 
 
-def expand_inputs(inputs: list[str | Path]) -> list[Path]:
+def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
     """Files named directly, plus every supported file under named directories, sorted."""
     files: list[Path] = []
     for item in map(Path, inputs):
@@ -119,7 +119,7 @@ def read_file(
 
 
 def iter_documents(
-    inputs: list[str | Path], text_field: str = "text", source_field: str | None = None
+    inputs: Sequence[str | Path], text_field: str = "text", source_field: str | None = None
 ) -> Iterator[SourceDocument]:
     """Every document of every input, in a fixed order (files sorted, then file order)."""
     for path in expand_inputs(inputs):

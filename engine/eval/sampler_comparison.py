@@ -20,7 +20,7 @@ import torch
 
 from engine.data.shards import END_OF_TEXT
 from engine.errors import check_same_space
-from engine.eval.cli import next_concept_metrics, usable_documents
+from engine.eval.evaluate import next_concept_metrics, usable_documents
 from engine.eval.mutual_information import UnigramCacheLM
 
 if TYPE_CHECKING:

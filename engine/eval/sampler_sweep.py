@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import torch
 
 from engine.data.shards import END_OF_TEXT
-from engine.eval.cli import next_concept_metrics
+from engine.eval.evaluate import next_concept_metrics
 from engine.eval.mutual_information import UnigramCacheLM
 from engine.eval.writer_metrics import writer_metrics
 from engine.lcm.generation import NEVER

@@ -3,18 +3,30 @@
 SONAR dimensions have very different spreads; diffusion assumes unit-scale data. The
 robust variant matches scikit-learn's RobustScaler(unit_variance=True): centre on the
 median and divide by IQR / 1.349, which is the standard deviation for Gaussian data but
-ignores outliers. It is a Module so its statistics travel in the model's checkpoint.
+ignores outliers. It is a Module so its statistics travel in the model's checkpoint, and
+`save_normalizer` / `load_normalizer` give it its own file (what fit-normalizer writes and
+a training recipe's `normalizer` names).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from torch import nn
+
+from engine.errors import EngineError
 
 from .config import NormalizerKind
 
 IQR_TO_STD = 1.3489795003921634  # inverse normal CDF(0.75) - CDF(0.25)
+
+
+class NormalizerFileError(EngineError, ValueError):
+    """A normaliser file is missing or does not match the model or data."""
 
 
 class Normalizer(nn.Module):
@@ -56,3 +68,24 @@ class Normalizer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.center.numel()}, kind={self.kind}"
+
+
+def save_normalizer(normalizer: Normalizer, path: str | Path, codec: str) -> None:
+    """Write the statistics as safetensors; `codec` names the embedding space."""
+    metadata = {"kind": normalizer.kind, "codec": codec, "dim": str(normalizer.center.numel())}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_file(dict(normalizer.state_dict()), str(path), metadata=metadata)
+
+
+def load_normalizer(path: str | Path) -> tuple[Normalizer, dict[str, str]]:
+    """The normaliser saved at `path` and its metadata ({"kind", "codec", "dim"})."""
+    path = Path(path)
+    if not path.is_file():
+        raise NormalizerFileError(f"no normaliser at {path}; create it with fit-normalizer")
+    with safe_open(str(path), "pt") as f:
+        metadata = f.metadata() or {}
+    if "kind" not in metadata or "dim" not in metadata:
+        raise NormalizerFileError(f"{path} was not written by `lcm-writer fit-normalizer`")
+    normalizer = Normalizer(int(metadata["dim"]), metadata["kind"])
+    normalizer.load_state_dict(load_file(str(path)))
+    return normalizer, metadata

@@ -23,7 +23,7 @@ class RecipeError(EngineError, ValueError):
 
 
 class TrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     # model
     preset: str = "toy"  # engine.lcm preset

@@ -3,40 +3,36 @@ prepare -> fit-normalizer -> train a toy Two-Tower -> eval table.
 
     python -m engine.train.quickstart --corpus work/corpus/documents.jsonl --work runs/quickstart
 
-Each stage runs through its real `lcm-writer` subcommand, so this is also the sequence to
-copy for larger runs (see the printed commands). Stages whose output exists are resumed.
+Each stage calls the library function behind its `lcm-writer` subcommand with the config
+it prints, so this is also the sequence to follow for larger runs. Stages whose output
+exists are resumed.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import torch
+
+from engine.data.normalizer_fit import FitNormalizerConfig, fit_normalizer
+from engine.data.prepare import PrepareConfig, prepare
+from engine.eval.evaluate import EvalConfig, evaluate
 from engine.paths import RECIPES
-
-STAGES = {
-    "prepare": "engine.data.prepare",
-    "fit-normalizer": "engine.data.normalizer_fit",
-    "train": "engine.train.cli",
-    "eval": "engine.eval.cli",
-}
+from engine.train.config import load_recipe
+from engine.train.trainer import FINAL, train
 
 
-def run_stage(name: str, argv: list[str]) -> float:
-    """Run `lcm-writer NAME ARGV...` in this process; returns its wall time in seconds."""
-    print(f"\n$ lcm-writer {name} {shlex.join(argv)}", flush=True)
-    module = importlib.import_module(STAGES[name])
-    parser = argparse.ArgumentParser(prog=f"lcm-writer {name}")
-    module.add_arguments(parser)
+def run_timed(name: str, function: Callable[[Any], Any], cfg: Any) -> float:
+    """Run one stage on its config; returns its wall time in seconds."""
+    print(f"\n== {name}: {cfg}", flush=True)
     start = time.perf_counter()
-    code = module.run(parser.parse_args(argv))
-    if code:
-        raise SystemExit(f"lcm-writer {name} failed with exit code {code}")
+    function(cfg)
     return time.perf_counter() - start
 
 
@@ -62,31 +58,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-split", default=None, help="default: the held-out split found")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     args = parser.parse_args(argv)
-
-    import torch
-
     torch.set_num_threads(args.threads)
     work = Path(args.work)
     shards, norm, model = work / "shards", work / "normalizer.safetensors", work / "model"
-    recipe = RECIPES / "toy.yaml"
     times = {}
-    times["prepare"] = run_stage(
-        "prepare",
-        [args.corpus, "--out", str(shards), "--codec", args.codec, "--lang", "eng_Latn"]
-        + ["--limit", str(args.docs), "--shard-size", "20"],
+    prepared = PrepareConfig(
+        inputs=(args.corpus,),
+        out=shards,
+        codec=args.codec,
+        lang="eng_Latn",
+        limit=args.docs,
+        shard_size=20,
     )
-    times["fit-normalizer"] = run_stage("fit-normalizer", [str(shards), "--out", str(norm)])
-    times["train"] = run_stage(
-        "train",
-        ["--recipe", str(recipe), "--data", str(shards), "--out", str(model)]
-        + ["--set", f"normalizer={norm}", f"max_steps={args.steps}"],
+    times["prepare"] = run_timed("prepare", prepare, prepared)
+    times["fit-normalizer"] = run_timed(
+        "fit-normalizer", fit_normalizer, FitNormalizerConfig(shards=shards, out=norm)
     )
-    times["eval"] = run_stage(
-        "eval",
-        ["--model", str(model / "final"), "--data", str(shards), "--codec", args.codec]
-        + ["--split", args.eval_split or heldout_split(shards), "--out", str(work / "eval")]
-        + ["--max-docs", "16", "--max-sentences", "48", "--max-new", "6"],
+    overrides = {
+        "data": str(shards),
+        "out_dir": str(model),
+        "normalizer": str(norm),
+        "max_steps": args.steps,
+    }
+    recipe = load_recipe(RECIPES / "toy.yaml", overrides)
+    times["train"] = run_timed("train", train, recipe)
+    evaluation = EvalConfig(
+        model=model / FINAL,
+        data=shards,
+        out=work / "eval",
+        codec=args.codec,
+        split=args.eval_split or heldout_split(shards),
+        max_docs=16,
+        max_sentences=48,
+        max_new=6,
     )
+    times["eval"] = run_timed("eval", evaluate, evaluation)
     summary = json.loads((model / "summary.json").read_text())
     report = {
         "seconds": {k: round(v, 1) for k, v in times.items()},

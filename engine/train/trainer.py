@@ -25,8 +25,8 @@ from torch import nn
 from tqdm import tqdm
 
 from engine.data.dataset import ConceptBatches, Example, load_examples
-from engine.data.normalizer_fit import NormalizerFileError, load_normalizer
 from engine.lcm import ConceptModel, LCMConfig, QuantConfig, ResidualVQ, build_model, preset
+from engine.lcm.normalizer import NormalizerFileError, load_normalizer
 from engine.train.config import TrainConfig
 from engine.train.schedule import warmup_cosine
 

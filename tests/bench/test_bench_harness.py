@@ -6,8 +6,8 @@ import sys
 import pytest
 import torch
 
-from app.cli import main
 from benchmarks import harness
+from cli import main
 
 
 def test_peak_memory_sees_tensors_allocated_outside_python():

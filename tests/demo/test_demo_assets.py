@@ -10,14 +10,14 @@ from safetensors.torch import load_file
 
 from engine.codec.demo_eval import verdicts
 from engine.codec.demo_train import GPU_SETTINGS, TrainConfig, default_train_config
-from engine.demo_assets import (
-    bundle_lcm,
-    lcm_status,
+from engine.demo.card_sections import (
     set_guidance_section,
     set_regenerate_section,
     set_repeat_section,
     set_sampler_section,
 )
+from engine.demo.cards import curve_rows, lcm_status, write_quant_card
+from engine.demo.lcm_stages import bundle_lcm
 from engine.eval.concept_checks import WAYS, repeat_threshold
 from engine.lcm import build_model, load_lcm, preset
 
@@ -158,8 +158,6 @@ def test_regenerate_and_repeat_sections_are_written_once_and_state_their_figures
 
 
 def test_quant_card_reports_the_curve_against_the_target(tmp_path):
-    from engine.demo_assets import curve_rows, write_quant_card
-
     curve = {"sentences": 3, "continuous_auto_bleu": 20.0}
     for k, bleu in ((1, 2.0), (2, 9.0), (3, 15.0)):
         curve |= {f"auto_bleu@{k}": bleu, f"ratio@{k}": bleu / 20, f"cosine@{k}": 0.5 + k / 10}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from engine.codec import load_codec
-from engine.demo_assets import build_codec_assets
+from engine.demo.codec_stages import build_codec_assets
 from tests.demo.debs import unpacked_packages
 from tests.demo.tiny import tiny_config
 

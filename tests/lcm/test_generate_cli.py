@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from app.cli import main
+from cli import main
 from tests.demo.tiny import save_tiny_demo_codec
 from tests.lcm.helpers import toy_model, toy_quant_model
 

@@ -5,13 +5,12 @@ cycle of "sentence" concepts, so a model can learn the next concept and its loss
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 
-from engine.data import prepare
+from engine.data.prepare import PrepareConfig, prepare
 from engine.data.shards import END_OF_TEXT, EncodedDocument, write_shard
 
 
@@ -50,8 +49,5 @@ def prepared_shards(root: Path, codec, texts: list[str], split: str = "valid") -
     """Shards of `texts` (one document each) made by the real `prepare` with `codec`."""
     corpus = root / "docs.jsonl"
     corpus.write_text("".join(json.dumps({"text": t, "split": split}) + "\n" for t in texts))
-    parser = argparse.ArgumentParser()
-    prepare.add_arguments(parser)
-    prepare.prepare(parser.parse_args([str(corpus), "--out", str(root / "s"), "--lang",
-                                       "eng_Latn"]), codec)  # fmt: skip
+    prepare(PrepareConfig(inputs=(corpus,), out=root / "s", lang="eng_Latn"), codec)
     return root / "s"

@@ -1,13 +1,12 @@
 """`eval` end to end: tiny SONAR codec -> prepare -> a few training steps -> metrics."""
 
-import argparse
 import json
 
 import pytest
 import torch
 
 from engine.data.shards import END_OF_TEXT
-from engine.eval import cli as eval_cli
+from engine.eval import evaluate as eval_lib
 from engine.eval import sampler_sweep
 from engine.eval.mutual_information import UnigramCacheLM
 from engine.eval.sampler_comparison import VARIANTS, compare_samplers, markdown_table
@@ -48,25 +47,11 @@ def setup(tmp_path_factory):
 
 def test_eval_writes_every_metric_as_json_and_markdown(setup):
     root, codec, model = setup
-    parser = argparse.ArgumentParser()
-    eval_cli.add_arguments(parser)
-    args = parser.parse_args(
-        [
-            "--model",
-            "m",
-            "--data",
-            str(root / "s"),
-            "--out",
-            str(root / "e"),
-            "--max-new",
-            "2",
-            "--max-sentences",
-            "4",
-            "--noise-levels",
-            "0.1,0.5",
-        ]
-    )
-    results = eval_cli.evaluate(args, model=model, codec=codec)
+    cfg = eval_lib.EvalConfig(
+        model="m", data=root / "s", out=root / "e", max_new=2, max_sentences=4,
+        noise_levels=(0.1, 0.5),
+    )  # fmt: skip
+    results = eval_lib.evaluate(cfg, model=model, codec=codec)
     saved = json.loads((root / "e" / "eval.json").read_text())
     assert saved["setup"]["documents"] == 4
     nc = saved["next_concept"]
@@ -99,13 +84,9 @@ def test_eval_writes_every_metric_as_json_and_markdown(setup):
 
 def test_eval_needs_two_documents(setup):
     root, codec, model = setup
-    parser = argparse.ArgumentParser()
-    eval_cli.add_arguments(parser)
-    args = parser.parse_args(
-        ["--model", "m", "--data", str(root / "s"), "--out", "x", "--split", "train"]
-    )
+    cfg = eval_lib.EvalConfig(model="m", data=root / "s", out=root / "x", split="train")
     with pytest.raises(ValueError, match="0 usable document"):
-        eval_cli.evaluate(args, model=model, codec=codec)
+        eval_lib.evaluate(cfg, model=model, codec=codec)
 
 
 def test_sampler_comparison_scores_every_variant_at_eval_positions(setup):
@@ -114,9 +95,9 @@ def test_sampler_comparison_scores_every_variant_at_eval_positions(setup):
     root, codec, model = setup
     rows = compare_samplers(root / "m" / FINAL, root / "s", codec, positions=2, device="cpu")
     assert [row["variant"] for row in rows] == list(VARIANTS)
-    docs = eval_cli.usable_documents(root / "s", "valid", 32)
+    docs = eval_lib.usable_documents(root / "s", "valid", 32)
     lm = UnigramCacheLM([s for d in docs for s in d["sentences"] if s != END_OF_TEXT])
-    expected = eval_cli.next_concept_metrics(model, codec, docs, lm, "eng_Latn", 0, 2)
+    expected = eval_lib.next_concept_metrics(model, codec, docs, lm, "eng_Latn", 0, 2)
     assert rows[0] == {"variant": rows[0]["variant"], "options": {"guidance_space": "noise"},
                        **expected}  # fmt: skip
     for row in rows:
@@ -144,13 +125,13 @@ def test_sampler_comparison_table():
 
 def test_sampler_sweep_scores_each_value_at_the_same_positions(setup):
     root, codec, model = setup
-    docs = eval_cli.usable_documents(root / "s", "valid", 32)
+    docs = eval_lib.usable_documents(root / "s", "valid", 32)
     words = {w.lower() for t in TEXT for w in t.replace(".", "").split()}
     rows = sampler_sweep.sweep(model, codec, docs, words, values=(1.0, 4.0), positions=2,
                                n=3, tries=4)  # fmt: skip
     assert [r["guidance_scale"] for r in rows] == [1.0, 4.0]
     lm = UnigramCacheLM([s for d in docs for s in d["sentences"] if s != END_OF_TEXT])
-    at_one = eval_cli.next_concept_metrics(model, codec, docs, lm, "eng_Latn", 0, 2,
+    at_one = eval_lib.next_concept_metrics(model, codec, docs, lm, "eng_Latn", 0, 2,
                                            {"guidance_scale": 1.0})  # fmt: skip
     assert rows[0]["contrastive_accuracy"] == at_one["contrastive_accuracy"]
     assert rows[0]["l2"] != rows[1]["l2"]  # the option reached the sampler

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from app.cli import main
+from cli import main
 from engine.lcm import ResidualVQ, load_lcm
 from engine.paths import RECIPES
 from engine.train.config import load_recipe

@@ -1,14 +1,13 @@
 """The RVQ auto-encoding curve, alone and inside `lcm-writer eval` of a quantized LCM
 (tiny random SONAR codec -> prepare -> fit-rvq -> a few training steps -> eval)."""
 
-import argparse
 import json
 
 import pytest
 import torch
 
-from app.cli import main
-from engine.eval import cli as eval_cli
+from cli import main
+from engine.eval.evaluate import EvalConfig, evaluate
 from engine.eval.rvq_curve import autoencoding_curve
 from engine.lcm import ResidualVQ, load_lcm
 from engine.paths import RECIPES
@@ -53,12 +52,9 @@ def test_eval_of_a_quantized_lcm_adds_the_curve(codec, tmp_path):
                  "rvq": str(rvq), "model": {"model_type": "quant_lcm_c"}}  # fmt: skip
     train(load_recipe(RECIPES / "toy.yaml", overrides))
     model = load_lcm(tmp_path / "m" / FINAL, device="cpu")
-    parser = argparse.ArgumentParser()
-    eval_cli.add_arguments(parser)
-    args = parser.parse_args(["--model", "m", "--data", str(shards), "--out",
-                              str(tmp_path / "e"), "--max-new", "2", "--max-sentences", "6",
-                              "--noise-levels", "0.1"])  # fmt: skip
-    eval_cli.evaluate(args, model=model, codec=codec)
+    cfg = EvalConfig(model="m", data=shards, out=tmp_path / "e", max_new=2, max_sentences=6,
+                     noise_levels=(0.1,))  # fmt: skip
+    evaluate(cfg, model=model, codec=codec)
     saved = json.loads((tmp_path / "e" / "eval.json").read_text())
     assert saved["rvq"]["continuous_auto_bleu"] == pytest.approx(saved["codec"]["auto_bleu"])
     assert {"auto_bleu@1", "ratio@2", "cosine@2"} <= set(saved["rvq"])

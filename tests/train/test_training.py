@@ -79,7 +79,7 @@ def test_two_process_data_parallel_run_on_cpu(shards, tmp_path):
         str(Path(sys.executable).parent / "accelerate"), "launch", "--multi_gpu",
         "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
         "--dynamo_backend", "no", "--main_process_port", str(free_port()),
-        "-m", "app.cli", "train", "--recipe", str(RECIPE), "--data", str(shards),
+        "-m", "cli", "train", "--recipe", str(RECIPE), "--data", str(shards),
         "--out", str(out), "--set", *(f"{k}={v}" for k, v in SMALL.items()),
         "max_steps=4", "log_every=4",
     ]  # fmt: skip

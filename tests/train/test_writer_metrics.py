@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from cli import evaluate as eval_command
+from cli.configs import config_from
 from engine.data.shards import END_OF_TEXT, read_documents
-from engine.eval import cli as eval_cli
 from engine.eval import writer_metrics as wm
+from engine.eval.evaluate import EvalConfig, evaluate
 from engine.eval.text_metrics import words
 from tests.codec.tiny_sonar import build_tiny_sonar
 from tests.lcm.helpers import toy_model
@@ -120,18 +122,19 @@ def test_writer_metrics_end_to_end_is_seeded_and_in_range(setup):
 def test_eval_cli_adds_the_writer_section_only_when_asked(setup):
     root, codec, model, _ = setup
     parser = argparse.ArgumentParser()
-    eval_cli.add_arguments(parser)
+    eval_command.add_arguments(parser)
     common = ["--model", "toy", "--data", str(root / "s"), "--max-new", "1", "--positions", "1"]
     common += ["--max-sentences", "2", "--noise-levels", "0.1"]
     args = parser.parse_args(
         common + ["--out", str(root / "e"), "--writer-words", str(root / "words")]
     )
-    results = eval_cli.evaluate(args, model=model, codec=codec)
+    results = evaluate(config_from(EvalConfig, args), model=model, codec=codec)
     saved = json.loads((root / "e" / "eval.json").read_text())
     assert saved["writer"] == results["writer"] and saved["writer"]["positions"] == 6
     assert len(saved["writer_examples"]) == 6  # fewer positions than ten examples
     table = (root / "e" / "eval.md").read_text()
     assert "| writer | regen_word_rate |" in table and "### Example 6" in table
 
-    plain = eval_cli.evaluate(parser.parse_args(common + ["--out", str(root / "p")]), model, codec)
+    args = parser.parse_args(common + ["--out", str(root / "p")])
+    plain = evaluate(config_from(EvalConfig, args), model=model, codec=codec)
     assert "writer" not in plain and "Writer examples" not in (root / "p" / "eval.md").read_text()

@@ -1,6 +1,6 @@
-"""`lcm-writer eval`: evaluate an LCM and its codec on held-out shards.
+"""Evaluating an LCM and its codec on held-out shards (`lcm-writer eval`).
 
-Writes `eval.json` and `eval.md` (a Markdown table) to `--out`:
+`evaluate` writes `eval.json` and `eval.md` (a Markdown table) to its `out` directory:
 - next-concept metrics of the paper's section 2.4 at random positions of each document:
   l2, round-trip l2, contrastive accuracy, paraphrasing, mutual information (a named
   proxy unless a language model is supplied: see engine.eval.mutual_information);
@@ -11,15 +11,15 @@ Writes `eval.json` and `eval.md` (a Markdown table) to `--out`:
   of decode(x + noise) against decode(x) and the cosine of its re-encoding to x, at
   several relative noise levels;
 - for a quantized LCM, its RVQ's auto-encoding curve (engine.eval.rvq_curve);
-- with --writer-words, the writer-facing section (engine.eval.writer_metrics): decoded K=4
+- with a writer word list, the writer-facing section (engine.eval.writer_metrics): decoded K=4
   regenerations and 5-sentence continuations, and ten examples chosen by the seed.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,26 +36,24 @@ from engine.eval.mutual_information import LogProbModel, UnigramCacheLM
 from engine.eval.rvq_curve import autoencoding_curve
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="LCM checkpoint directory or 'demo'")
-    parser.add_argument("--data", required=True, help="shard directory")
-    parser.add_argument("--split", default="valid", help="split to evaluate on")
-    parser.add_argument("--codec", default=None, help="codec (default: the shards' codec)")
-    parser.add_argument("--out", required=True, help="directory for eval.json and eval.md")
-    parser.add_argument("--max-docs", type=int, default=32, help="documents to evaluate")
-    parser.add_argument("--positions", type=int, default=4, help="predictions per document")
-    parser.add_argument("--max-sentences", type=int, default=64, help="for codec metrics")
-    parser.add_argument("--max-new", type=int, default=8, help="concepts to generate per doc")
-    parser.add_argument("--noise-levels", default="0.05,0.1,0.2,0.5", help="fragility levels")
-    parser.add_argument("--lang", default="eng_Latn", help="language to decode into")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default=None)
-    parser.add_argument(
-        "--writer-words",
-        default=None,
-        help="word list of --lang, one word a line (e.g. /usr/share/dict/american-english "
-        "from Debian's wamerican): adds the writer-facing section (off when not given)",
-    )
+@dataclass(frozen=True)
+class EvalConfig:
+    model: str | Path  # LCM checkpoint directory or "demo"
+    data: Path  # shard directory
+    out: Path  # directory for eval.json and eval.md
+    split: str = "valid"  # split to evaluate on
+    codec: str | None = None  # None: the shards' codec
+    max_docs: int = 32  # documents to evaluate
+    positions: int = 4  # predictions per document
+    max_sentences: int = 64  # sentences for the codec metrics
+    max_new: int = 8  # concepts to generate per document
+    noise_levels: tuple[float, ...] = (0.05, 0.1, 0.2, 0.5)  # fragility levels
+    lang: str = "eng_Latn"  # language to decode into
+    seed: int = 0
+    device: str | None = None
+    # A word list of `lang`, one word a line (e.g. Debian's wamerican): adds the
+    # writer-facing section (engine.eval.writer_metrics), off when None.
+    writer_words: Path | None = None
 
 
 def usable_documents(data: str | Path, split: str, max_docs: int) -> list[dict]:
@@ -176,63 +174,54 @@ def markdown_table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def evaluate(args: argparse.Namespace, model=None, codec=None) -> dict:
-    """Run every metric; `model` / `codec` may be passed in, else loaded from args."""
-    words = wm.load_word_list(args.writer_words) if args.writer_words else None
-    docs = usable_documents(args.data, args.split, args.max_docs)
+def evaluate(cfg: EvalConfig, model=None, codec=None) -> dict:
+    """Run every metric and write eval.json and eval.md to `cfg.out`; returns the results.
+    `model` / `codec` may be passed in, else they are loaded as `cfg` names them."""
+    words = wm.load_word_list(cfg.writer_words) if cfg.writer_words else None
+    docs = usable_documents(cfg.data, cfg.split, cfg.max_docs)
     if model is None:
         from engine.lcm import load_lcm
 
-        model = load_lcm(args.model, device=args.device)
+        model = load_lcm(cfg.model, device=cfg.device)
     if codec is None:
         from engine.codec import load_codec
         from engine.data.shards import list_shards, shard_codec
 
-        name = args.codec or shard_codec(list_shards(args.data)[0])["codec"]
-        codec = load_codec(name, args.device)
+        name = cfg.codec or shard_codec(list_shards(cfg.data)[0])["codec"]
+        codec = load_codec(name, cfg.device)
     check_same_space(model, codec)
     sentences = [s for d in docs for s in d["sentences"] if s != END_OF_TEXT]
-    levels = [float(x) for x in args.noise_levels.split(",") if x.strip()]
     with torch.inference_mode():
         results = {
             "next_concept": next_concept_metrics(
-                model, codec, docs, UnigramCacheLM(sentences), args.lang, args.seed, args.positions
+                model, codec, docs, UnigramCacheLM(sentences), cfg.lang, cfg.seed, cfg.positions
             ),
-            "generation": generation_metrics(
-                model, codec, docs, args.max_new, args.lang, args.seed
-            ),
+            "generation": generation_metrics(model, codec, docs, cfg.max_new, cfg.lang, cfg.seed),
             "codec": codec_metrics(
-                codec, sentences[: args.max_sentences], levels, args.lang, args.seed
+                codec, sentences[: cfg.max_sentences], list(cfg.noise_levels), cfg.lang, cfg.seed
             ),
         }
         if hasattr(model, "rvq"):
             results["rvq"] = autoencoding_curve(
-                codec, model.rvq, sentences[: args.max_sentences], args.lang
+                codec, model.rvq, sentences[: cfg.max_sentences], cfg.lang
             )
         if words is not None:
             results["writer"] = wm.writer_metrics(
-                model, codec, docs, words, positions=args.positions, seed=args.seed, lang=args.lang
+                model, codec, docs, words, positions=cfg.positions, seed=cfg.seed, lang=cfg.lang
             )
             results["writer_examples"] = results["writer"].pop("examples")
     results["setup"] = {
-        "model": str(args.model),
+        "model": str(cfg.model),
         "codec": codec.name,
-        "data": str(args.data),
-        "split": args.split,
+        "data": str(cfg.data),
+        "split": cfg.split,
         "documents": len(docs),
-        "sentences": min(len(sentences), args.max_sentences),
+        "sentences": min(len(sentences), cfg.max_sentences),
         "predictions": results["next_concept"].pop("predictions"),
     }
-    out = Path(args.out)
+    out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(results, indent=2) + "\n")
     examples = wm.examples_markdown(results.get("writer_examples", []))
     (out / "eval.md").write_text(markdown_table(results) + examples)
     return results
-
-
-def run(args: argparse.Namespace) -> int:
-    results = evaluate(args)
-    print(markdown_table(results))
-    print(f"written to {Path(args.out) / 'eval.json'} and eval.md")
-    return 0

@@ -6,7 +6,9 @@
 
 The text is split into sentences, each encoded as a concept; the LCM continues the
 concept sequence until it predicts end-of-text (or max-concepts), and the codec decodes
-the new concepts. The continuation is printed, one sentence per line.
+the new concepts. The continuation is printed, one sentence per line. No pipeline of its
+own: the engine calls the writer's service makes (split_sentences, codec.encode,
+lcm.generate, codec.decode), on a text instead of a stored document.
 """
 
 from __future__ import annotations

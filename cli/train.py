@@ -1,8 +1,9 @@
-"""`lcm-writer train`: train an LCM from a recipe (recipes/*.yaml), on accelerate.
+"""`lcm-writer train`: train an LCM from a recipe (recipes/*.yaml), on accelerate
+(engine.train.trainer).
 
 Single process:  lcm-writer train --recipe recipes/toy.yaml --set data=DIR out_dir=OUT
-Several (DDP):   accelerate launch --multi_gpu --num_processes 8 -m app.cli train ...
-FSDP:            accelerate launch --config_file recipes/accelerate/fsdp.yaml -m app.cli train ...
+Several (DDP):   accelerate launch --multi_gpu --num_processes 8 -m cli train ...
+FSDP:            accelerate launch --config_file recipes/accelerate/fsdp.yaml -m cli train ...
 Re-running the same command resumes from the newest checkpoint in out_dir.
 """
 
@@ -35,7 +36,6 @@ def run(args: argparse.Namespace) -> int:
         overrides["data"] = args.data
     if args.out:
         overrides["out_dir"] = args.out
-    cfg = load_recipe(args.recipe, overrides)
-    summary = train(cfg)
+    summary = train(load_recipe(args.recipe, overrides))
     print(json.dumps(summary, indent=2))
     return 0

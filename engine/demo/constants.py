@@ -1,0 +1,29 @@
+"""What the demo build makes: which LCMs, which is bundled, the RVQ's size, the training
+overrides and the evaluation's sample size."""
+
+from engine.codec.demo import LANGUAGES
+
+LCM_TYPES = ("two_tower", "base_lcm", "one_tower", "quant_lcm_d", "quant_lcm_c")
+QUANT_TYPES = ("quant_lcm_d", "quant_lcm_c")
+BUNDLED_LCM = "two_tower"
+BUNDLED_QUANT = "quant_lcm_d"  # bundled too: temperature / top-p are its sampling controls
+# The demo RVQ: RVQ_CODEBOOKS x RVQ_UNITS k-means codebooks on the ~85k training concepts
+# (the paper: 64 x 8192 on 15M sentences). See the Quant-LCM card for the curve.
+RVQ_CODEBOOKS = 32
+RVQ_UNITS = 256
+RVQ_HELDOUT = 500  # held-out sentences of the auto-encoding curve
+# The recipe's `demo` preset (d_model 384) would not fit beside the codec in the 40 MB
+# asset budget; d_model 256 halves it. Short run: the corpus is small (~85k concepts).
+LCM_OVERRIDES = {
+    "model.d_model": 256,
+    "model.n_heads": 4,
+    "batch_concepts": 2048,
+    "warmup_steps": 40,
+    "save_every": 100,
+    # chosen by engine.eval.sampler_sweep on held-out documents (card, "Guidance scale"):
+    # above 3, expansions stop short and continuations repeat more than real text does
+    "model.sampler.guidance_scale": 3.0,
+}
+# Predictions per held-out document for the next-concept metrics (29 documents -> 375).
+EVAL_POSITIONS = 16
+CURVE_COLUMNS = ["step", "minutes", "sentences", *LANGUAGES, "retrieval"]

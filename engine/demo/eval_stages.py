@@ -1,0 +1,114 @@
+"""Stage 7 of the demo build: what the cards report. The RVQ's auto-encoding curve, each
+LCM's held-out metrics beside two trivial baselines, and the bundled LCM's sampler
+comparison and guidance sweep. Each is cached under <work>/eval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.codec import demo_train, load_codec
+from engine.data.shards import read_documents
+from engine.demo.constants import EVAL_POSITIONS, RVQ_HELDOUT
+from engine.eval import concept_metrics as cm
+from engine.eval import sampler_sweep
+from engine.eval.evaluate import EvalConfig, evaluate, usable_documents
+from engine.eval.rvq_curve import autoencoding_curve
+from engine.eval.sampler_comparison import compare_samplers
+from engine.eval.writer_metrics import load_word_list
+from engine.lcm import ResidualVQ, load_lcm
+from engine.paths import WORD_LIST
+
+
+def rvq_curve(work: Path, codec_dir: Path) -> dict:
+    """The RVQ's auto-encoding curve on the codec's held-out English sentences (the
+    sample its own card's held-out figures use); cached."""
+    out = work / "eval" / "rvq_curve.json"
+    if not out.exists():
+        rvq, _ = ResidualVQ.load(work / "rvq.safetensors")
+        sentences = demo_train.heldout_sample(
+            demo_train.sentence_file(work / "corpus", "valid"), RVQ_HELDOUT
+        )
+        curve = autoencoding_curve(load_codec(codec_dir, device="cpu"), rvq, sentences, "eng_Latn")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"sentences": len(sentences), **curve}, indent=2) + "\n")
+    return json.loads(out.read_text())
+
+
+def eval_lcm(work: Path, model: Path, codec_dir: Path, name: str) -> dict:
+    """`lcm-writer eval` of one LCM on the held-out documents, writer section included;
+    cached in <work>/eval/<name>."""
+    out = work / "eval" / name
+    if not (out / "eval.json").exists():
+        cfg = EvalConfig(
+            model=model,
+            data=work / "shards",
+            out=out,
+            split="valid",
+            codec=str(codec_dir),
+            positions=EVAL_POSITIONS,
+            writer_words=WORD_LIST,
+        )
+        evaluate(cfg)
+    return json.loads((out / "eval.json").read_text())
+
+
+def baseline_metrics(
+    work: Path, max_docs: int = 32, positions: int = EVAL_POSITIONS, seed: int = 0
+) -> dict:
+    """The two trivial predictors the LCMs must beat, at the positions `lcm-writer eval`
+    samples (same seed): copy the previous concept; predict the mean training concept."""
+    train_docs = read_documents(work / "shards", "train", None)
+    mean = torch.from_numpy(np.concatenate([d["embeddings"] for d in train_docs]).mean(0))
+    docs = [
+        d for d in read_documents(work / "shards", "valid", max_docs) if len(d["embeddings"]) >= 2
+    ]
+    rng = np.random.default_rng(seed)
+    previous, targets, contexts = [], [], []
+    for doc in docs:
+        emb, n = torch.from_numpy(doc["embeddings"]), len(doc["embeddings"])
+        for position in sorted(rng.choice(np.arange(1, n), min(positions, n - 1), replace=False)):
+            previous.append(emb[position - 1])
+            targets.append(emb[position])
+            contexts.append(emb[:position])
+    target = torch.stack(targets)
+    results = {}
+    for name, predicted in (
+        ("copy_previous", torch.stack(previous)),
+        ("mean_concept", mean.expand_as(target)),
+    ):
+        results[name] = {
+            "l2": cm.l2_distance(predicted, target),
+            "contrastive_accuracy": cm.contrastive_accuracy(predicted, target),
+            "paraphrasing": cm.paraphrasing(predicted, contexts),
+        }
+    return results
+
+
+def sampler_comparison(work: Path, model: Path, codec_dir: Path) -> list[dict]:
+    """The bundled LCM's next-concept metrics under the sampler variants of
+    engine.eval.sampler_comparison (guidance in noise or x0 space, epsilon scaling), at
+    the held-out positions `lcm-writer eval` uses; cached."""
+    out = work / "eval" / "sampler_comparison.json"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        codec = load_codec(codec_dir, device="cpu")
+        rows = compare_samplers(model, work / "shards", codec, EVAL_POSITIONS, device="cpu")
+        out.write_text(json.dumps(rows, indent=2) + "\n")
+    return json.loads(out.read_text())
+
+
+def guidance_sweep(work: Path, model: Path, codec_dir: Path) -> list[dict]:
+    """The bundled LCM's guidance sweep (engine.eval.sampler_sweep) on the held-out
+    documents `lcm-writer eval` reads; cached."""
+    out = work / "eval" / "guidance_sweep.json"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        codec, lcm = load_codec(codec_dir, device="cpu"), load_lcm(model, device="cpu")
+        docs = usable_documents(work / "shards", "valid", 32)
+        rows = sampler_sweep.sweep(lcm, codec, docs, load_word_list(WORD_LIST))
+        out.write_text(json.dumps(rows, indent=2) + "\n")
+    return json.loads(out.read_text())

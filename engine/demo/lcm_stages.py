@@ -1,0 +1,47 @@
+"""Stage 6 of the demo build: training each LCM type on the shards, and bundling the
+chosen ones in fp16."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.demo.constants import LCM_OVERRIDES, QUANT_TYPES
+from engine.lcm import checkpoint, preset
+from engine.train.config import load_recipe
+from engine.train.trainer import FINAL, train
+
+
+def train_lcm(
+    work: Path, recipe: Path, model_type: str, steps: int, minutes: float | None = None
+) -> Path:
+    """Train (or resume) one LCM type on <work>/shards; its final checkpoint."""
+    out = work / f"lcm_{model_type}"
+    overrides = {
+        **LCM_OVERRIDES,
+        "data": str(work / "shards"),
+        "out_dir": str(out),
+        "normalizer": str(work / "normalizer.safetensors"),
+        "model.model_type": model_type,
+        "max_steps": steps,
+    }
+    if minutes:
+        overrides["max_minutes"] = minutes
+    if model_type in QUANT_TYPES:  # the Two-Tower's shape, its head over the RVQ's units
+        overrides["rvq"] = str(work / "rvq.safetensors")
+    elif model_type != "two_tower":  # same depth as the Two-Tower's two towers together
+        demo = preset("demo")
+        overrides["model.n_layers"] = demo.n_layers + demo.n_denoiser_layers
+    if not (out / FINAL).exists():
+        train(load_recipe(recipe, overrides))
+    return out / FINAL
+
+
+def bundle_lcm(final: Path, target: Path) -> None:
+    """Copy an LCM checkpoint with its weight matrices in fp16 (normaliser and EOT stay
+    fp32: they are statistics, not weights)."""
+    config, state = checkpoint.read(final)
+    half = {
+        k: v.half() if v.is_floating_point() and not k.startswith(("normalizer", "eot")) else v
+        for k, v in state.items()
+    }
+    checkpoint.write(target, config, half)

@@ -1,0 +1,70 @@
+"""`lcm-writer demo-assets` as one function: every stage in order, each resumed or
+skipped when its output exists (so re-running resumes)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.demo.card_sections import set_guidance_section, set_sampler_section
+from engine.demo.cards import write_lcm_card, write_quant_card
+from engine.demo.codec_stages import build_codec_assets
+from engine.demo.constants import BUNDLED_LCM, BUNDLED_QUANT, LCM_TYPES, QUANT_TYPES
+from engine.demo.data_stages import build_rvq, build_shards
+from engine.demo.eval_stages import (
+    baseline_metrics,
+    eval_lcm,
+    guidance_sweep,
+    rvq_curve,
+    sampler_comparison,
+)
+from engine.demo.lcm_stages import bundle_lcm, train_lcm
+from engine.paths import ASSETS, RECIPES, REPO
+
+
+@dataclass(frozen=True)
+class DemoAssetsConfig:
+    work: Path = REPO / "work"  # scratch directory: corpus, runs, shards, evaluations
+    assets: Path = ASSETS / "demo"  # where the bundled models and their cards go
+    # Length of each cosine cycle of the codec's training, in minutes (None: the
+    # device's default, engine.codec.demo_train).
+    codec_minutes: tuple[float, ...] | None = None
+    codec_device: str | None = None  # where the codec trains (None: cuda when present)
+    lcm_steps: int = 400  # optimiser steps per LCM
+    lcm_minutes: float | None = None  # time cap per LCM
+    lcm_types: tuple[str, ...] = LCM_TYPES
+    recipe: Path = RECIPES / "demo.yaml"
+
+
+def build_demo_assets(cfg: DemoAssetsConfig) -> dict:
+    """Build (or finish building) the bundled demo models and their cards; returns the
+    LCMs' held-out metrics with the baselines' (also in <work>/eval/lcms.json)."""
+    work, assets = cfg.work.resolve(), cfg.assets.resolve()
+    codec_dir, codec = build_codec_assets(
+        work, assets, minutes=cfg.codec_minutes, device=cfg.codec_device
+    )
+    build_shards(work, codec_dir)
+    curve = None
+    if set(cfg.lcm_types) & set(QUANT_TYPES):
+        build_rvq(work)
+        curve = rvq_curve(work, codec_dir)
+    finals = {
+        t: train_lcm(work, cfg.recipe, t, cfg.lcm_steps, cfg.lcm_minutes) for t in cfg.lcm_types
+    }
+    if BUNDLED_LCM in finals:
+        bundle_lcm(finals[BUNDLED_LCM], assets / "lcm")
+    if BUNDLED_QUANT in finals:
+        bundle_lcm(finals[BUNDLED_QUANT], assets / "quant_lcm")
+    results = {t: eval_lcm(work, final, codec_dir, t) for t, final in finals.items()}
+    results["baselines"] = baseline_metrics(work)
+    (work / "eval" / "lcms.json").write_text(json.dumps(results, indent=2) + "\n")
+    card = assets / "lcm" / "README.md"
+    write_lcm_card(card, results, codec, work)
+    if BUNDLED_LCM in finals:
+        data = "the held-out documents (split valid) of the demo corpus"
+        set_sampler_section(card, sampler_comparison(work, finals[BUNDLED_LCM], codec_dir), data)
+        set_guidance_section(card, guidance_sweep(work, finals[BUNDLED_LCM], codec_dir), data)
+    if BUNDLED_QUANT in finals:
+        write_quant_card(assets / "quant_lcm" / "README.md", curve, results)
+    return results

@@ -1,0 +1,213 @@
+"""The demo model cards' text: the codec, LCM and Quant-LCM cards, and the sections
+added to a card after the measurement behind it (engine.demo.card_sections)."""
+
+SAMPLER_SECTION = "## Sampler variants"
+GUIDANCE_SECTION = "## Guidance scale"
+REGENERATE_SECTION = "## Regenerate that fits both sides"
+REPEAT_SECTION = "## Repeated meaning threshold"
+
+GUIDANCE_INTRO = (
+    GUIDANCE_SECTION
+    + """ (bundled Two-Tower, tuned on held-out documents)
+Classifier-free guidance sharpens the next concept, so contrastive accuracy rises with
+it, but successive concepts converge: expansions stop short (the repetition check fires
+even after resampling) and continuations loop. `engine.eval.sampler_sweep` scores each
+value on {data}, at the same positions and starting noise: next-concept accuracy and l2,
+the decoded K=4 regenerations' dictionary-word rate and distinct bigrams, REP-4 of
+5-sentence continuations beside the held-out text's own, and how many of 20 seeded
+expansions by 5 sentences got all 5. {verdict}
+
+{table}"""
+)
+
+SAMPLER_INTRO = (
+    SAMPLER_SECTION
+    + """ (bundled Two-Tower, same positions and starting noise)
+Classifier-free guidance and its rescale applied to the noise estimate with no guidance
+at the first step (the reference implementation's way, the default), or to the
+clean-sample estimate (this project's earlier way), and epsilon scaling (the predicted
+noise divided by a factor just above 1), measured on {data}
+(`engine/eval/sampler_comparison.py`, next-concept metrics of the paper's section 2.4):
+
+{samplers}
+"""
+)
+
+REGENERATE_INTRO = (
+    REGENERATE_SECTION
+    + """ (bundled Two-Tower)
+The writer's regenerate draws 3K candidates from the concepts before a sentence and
+shows the K whose continuation (the LCM's prediction of the next concept after the
+candidate, 4 draws) comes closest to the sentence that really follows; plain regenerate
+shows K draws. Cosine of the alternatives to the sentence that was really there, at
+{predictions} held-out positions with a sentence after them ({data};
+`engine/eval/concept_checks.py`, seed 0):
+
+{table}"""
+)
+
+REPEAT_INTRO = (
+    REPEAT_SECTION
+    + """
+The writer flags two sentences of a document as saying the same thing when their
+concepts' cosine is at least **{threshold:.2f}** (`REPEAT_COSINE` in app/service.py),
+chosen to get the most pairs of both kinds right on held-out pairs ({data};
+`engine/eval/concept_checks.py`): {paraphrases} paraphrase pairs (mean cosine
+{paraphrase_cosine:.3f}; {paraphrases_flagged:.0%} flagged) against {neighbours} unrelated
+neighbours, consecutive sentences of held-out prose and documents (mean cosine
+{neighbour_cosine:.3f}; {neighbours_flagged:.1%} flagged: everyday prose
+{everyday_neighbours_flagged:.1%}, documents {document_neighbours_flagged:.1%}).
+"""
+)
+
+CODEC_CARD = """# Demo concept codec (English, French, German, Spanish)
+
+**What**: a small sentence encoder-decoder that maps a sentence in English, French, German
+or Spanish to a 512-d concept vector, and writes any concept back in any of the four.
+A sentence and its translations are trained to share one concept, so "View in French"
+decodes the same concepts in French. It stands in for SONAR on a CPU; other languages
+need SONAR (`--codec sonar` on a GPU). {params:.2f}M parameters, stored in fp16.
+
+**Architecture** (`engine/codec/demo.py`): one SentencePiece unigram tokenizer for the
+four languages; a pre-norm transformer encoder, a token-wise MLP to 512 and masked mean
+pooling (the encoder is told nothing about the language); the decoder reads the concept
+as a few memory slots through cross-attention, plus the slots' mean and a learned
+embedding of the language to write added to every input position, and writes greedily
+or with beam search, with a KV cache.
+Config: `{codec}`
+
+**Training** (`engine/codec/demo_train.py`, via `lcm-writer demo-assets`) on the train
+split of the demo corpus (assets/README.md: Debian manuals in four languages, the World
+English Bible and the Spanish Reina-Valera, WordNet), SONAR's recipe at toy scale:
+auto-encoding batches ({autoencoding:,} sentences, a share of the decoder's inputs
+replaced by UNK, plus a bag-of-words term) alternate with translation batches
+({pairs:,} aligned sentence pairs: each side's concept writes the other side, and the
+cosine distance between the two concepts is penalised). AdamW on **{hardware}**:
+{minutes:.1f} minutes of training time, {sentences:,} sentences and pairs seen, a cosine
+learning-rate cycle (`cycle_minutes`).
+Config: `{train}`
+
+## Status against the targets (CPU-trained codec)
+{status}
+
+## Held-out figures
+Measured on the CPU with the shipped fp16 weights, on text never trained on: sentences
+of 20-150 characters from held-out documents (split by document), the Debian Reference
+(held out as a whole source, in all four languages), and the project's own everyday
+prose (`assets/eval`, written for evaluation). Samples by a fixed seed. Retrieval: is the
+nearest concept by cosine, among all the pairs' other sides, the translation?
+
+{figures}
+
+Encode + decode of one sentence (greedy), median of 20 runs on this 2-core CPU with
+{threads} torch thread(s): **{latency:.0f} ms**.
+
+Learning curve (periodic evals: 200 English and 100 sentences per other language from
+held-out documents, retrieval among 200 held-out pairs):
+
+{curve}
+
+## Examples (input -> output; the first rows of the fixed-seed samples, not picked)
+
+{examples}
+
+## Limits
+- Trained for under two hours on a 2-core CPU: round trips keep the topic and many
+  words, but often not the sentence; translations are rough. The GPU recipe
+  (`--codec-device cuda`) is the path to quality.
+- Trained on technical manuals and Bibles: everyday, literary or conversational
+  sentences come back less faithfully, and rare names and numbers are often changed.
+- Round trips degrade with sentence length; sentences are capped at 200 characters.
+- Its concept space has nothing to do with SONAR's: LCMs trained on one do not work on
+  the other.
+"""
+
+LCM_CARD = """# Demo LCMs (English, on the demo codec's concepts)
+
+**What**: small Large Concept Models that predict the next concept of a document in the
+demo codec's 512-d space (engine/lcm, preset `demo` with `{overrides}`). The bundled model (this
+directory, fp16) is the Two-Tower diffusion LCM; the Base-LCM, One-Tower and the
+quantized LCMs below were trained the same way for comparison (the Quant-LCM-d is bundled
+in `../quant_lcm`, with its RVQ's card). Each carries its robust
+normaliser (fitted on the training concepts) and its end-of-text concept (the demo
+codec's encoding of "End of text.").
+
+**Training**: `lcm-writer demo-assets` -> `lcm-writer prepare` (demo codec, capped
+spaCy/SaT segmentation) -> `fit-normalizer` -> `lcm-writer train --recipe recipes/demo.yaml`
+on the train split of the demo corpus (assets/README.md), pre-training objective (next
+concept over whole documents, wrapped at 128 concepts), on this 2-core CPU.
+
+## Status (read first)
+- Trained on the concepts of the demo codec (`../codec/README.md`, held-out AutoBLEU
+  {codec_bleu:.1f} greedy, {everyday_bleu:.1f} on everyday prose): continuations decode
+  only as faithfully as its round trips.
+- Contrastive accuracy on held-out documents ({positions} positions per document): {status}
+- **Guidance scale 3** is the sampler default of the bundled Two-Tower (and of the
+  One-Tower evaluated here), set by the sweep in "Guidance scale" below. Pass
+  `guidance_scale` per call for sharper but more repetitive suggestions.
+
+## Results on held-out documents
+Next-concept metrics of the paper's section 2.4 (`lcm-writer eval`, split `valid`, the
+same sampled positions for every row; l2 in raw codec space; contrastive accuracy: share
+of the other true next concepts that lie farther from the prediction than the right one;
+paraphrasing: highest cosine to a context concept), against two trivial predictors:
+
+{table}
+
+## What a writer gets (held-out documents, decoded)
+At the same positions: K=4 regenerations of a sentence from the concepts before it and
+5-sentence continuations, decoded by the demo codec (`engine/eval/writer_metrics.py`).
+Word rate: share of decoded words found in Debian's `wamerican` list (the codec's own
+round trip of the true sentences is the reference); distinct: share of the 4
+alternatives that differ; cosines of the sampled concepts to the true sentence's and to
+its neighbours'; REP-4 of the continuations against the held-out text's own next
+sentences.
+
+{writer}
+
+Examples of the bundled Two-Tower:
+{writer_examples}
+
+{sections}
+
+## Limits
+- Tiny by LCM standards and trained for minutes on a CPU, on about 4,500 English
+  documents (software manuals and the World English Bible): continuations are topical
+  at best, often generic or repetitive, and read only as well as the codec decodes.
+- Only meaningful with the demo codec; with SONAR, train your own LCM.
+"""
+
+QUANT_CARD = """# Demo quantized LCM (Quant-LCM-d, English, on the demo codec's concepts)
+
+**What**: the paper's quantized LCM (section 2.5) at demo size. A residual vector
+quantiser (RVQ: {codebooks} codebooks of {units} units, seeded k-means on the training
+concepts, `lcm-writer fit-rvq`) writes every concept as one unit per codebook, coarse to
+fine; Quant-LCM-d (`engine/lcm/quant_lcm.py`) keeps the Two-Tower's contextualizer and
+predicts the units codebook by codebook with a softmax, so sampling has the controls a
+writer knows from language models: `temperature` (0: always the most likely unit),
+`top_p` and `top_k`, passed to `sample_next` / `generate`. The codebooks are inside
+`model.safetensors`; `load_lcm("demo-quant")` loads it. Same training data, recipe and
+size as the bundled Two-Tower (`../lcm/README.md`), fp16.
+
+## The RVQ's auto-encoding curve
+{n} held-out English sentences (20-150 characters, the codec card's held-out sample):
+AutoBLEU of decode(RVQ(x)[:k]) for the first k codebooks, against the continuous codec's
+own round trip decode(x) (AutoBLEU {continuous:.1f}), and the cosine of the quantised
+concept to x (`engine/eval/rvq_curve.py`):
+
+{curve}
+
+With all {codebooks} codebooks the RVQ keeps {share:.0%} of the continuous codec's AutoBLEU:
+it **{verdict}** the target of 70 % (the paper's ratio with 64 codebooks of 8,192 units).
+
+## Next-concept metrics on held-out documents
+`lcm-writer eval`, split `valid`, {positions} positions per document, default sampling
+(Quant-LCM: temperature 1), beside the bundled Two-Tower:
+
+{table}
+
+## Limits
+- The RVQ is fitted on about 85k concepts: its later codebooks model little but noise,
+  and the quantised concepts decode only as faithfully as the demo codec's round trips.
+- No classifier-free guidance (the paper's quantized LCMs lag its diffusion LCMs too).
+"""
