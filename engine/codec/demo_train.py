@@ -71,6 +71,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     eval_every_s: float = 600.0
     checkpoint_every_s: float = 240.0
+    max_steps: int | None = None  # a step cap on top of the time budget: runs of a fixed length
     eval_sentences: int = 200  # periodic eval; the final eval uses `final_eval_sentences`
     final_eval_sentences: int = 1000
     seed: int = 0
@@ -415,7 +416,7 @@ def train(
     )
     model.train()
     loss_sum, loss_n = 0.0, 0
-    while state["train_seconds"] < budget:
+    while state["train_seconds"] < budget and state["step"] < (tc.max_steps or float("inf")):
         stream, data, loss_fn = streams[state["step"] % len(streams)]
         rows = [data[i] for i in stream.next()]
         t0 = time.time()

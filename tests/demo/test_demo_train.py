@@ -43,7 +43,7 @@ def _sentence_dir(tmp_path, french: bool = False):
 
 def test_training_writes_log_checkpoint_and_codec_and_resumes(tmp_path):
     sentences, out = _sentence_dir(tmp_path / "data"), tmp_path / "run"
-    tc = TrainConfig(cycle_minutes=(0.02,), batch_tokens=64, warmup_steps=2, eval_every_s=0.0)
+    tc = TrainConfig(batch_tokens=64, warmup_steps=2, eval_every_s=0.0, max_steps=6)
     first = train(sentences, out, tiny_config(max_tokens=64), tc)
     assert first["n"] == 2  # "Short." is outside the 20-150 character range
     assert is_demo_checkpoint(out / "codec")
@@ -51,26 +51,29 @@ def test_training_writes_log_checkpoint_and_codec_and_resumes(tmp_path):
     assert codec.encode(["A new sentence."]).shape == (1, 32)
     log = [json.loads(line) for line in (out / "log.jsonl").open()]
     steps_before = log[-1]["step"]
-    assert steps_before > 0 and any(r.get("eval", {}).get("n") == 2 for r in log)
+    assert steps_before == 6 and any(r.get("eval", {}).get("n") == 2 for r in log)
 
     # a second cosine cycle, as the bundled codec was trained: resumes where the first ended
-    longer = TrainConfig(cycle_minutes=(0.02, 0.02), batch_tokens=64, warmup_steps=2)
+    longer = TrainConfig(
+        cycle_minutes=(100.0, 100.0), batch_tokens=64, warmup_steps=2, max_steps=10
+    )
     train(sentences, out, tiny_config(max_tokens=64), longer)
     log = [json.loads(line) for line in (out / "log.jsonl").open()]
-    assert log[-1]["step"] > steps_before  # continued from the checkpoint, not from zero
+    assert log[-1]["step"] == 10  # continued from the checkpoint, not from zero
     saved = torch.load(out / "checkpoint.pt", weights_only=False)
-    assert saved["state"]["train_seconds"] >= 0.04 * 60
+    assert saved["state"]["step"] == 10 and saved["state"]["train_seconds"] > 0
 
 
 def test_translation_batches_alternate_with_auto_encoding_and_are_evaluated(tmp_path):
     sentences, out = _sentence_dir(tmp_path / "data", french=True), tmp_path / "run"
-    tc = TrainConfig(cycle_minutes=(0.01,), batch_tokens=64, warmup_steps=2, eval_every_s=0.0)
+    tc = TrainConfig(batch_tokens=64, warmup_steps=2, eval_every_s=0.0, max_steps=4)
     train(sentences, out, tiny_config(max_tokens=64, languages=("eng_Latn", "fra_Latn")), tc)
     config = json.loads((out / "train_config.json").read_text())
     assert config["data"] == {"autoencoding": 60, "translation_pairs": 12}
     log = [json.loads(line) for line in (out / "log.jsonl").open()]
     position = log[-1]
-    assert position["translation"]["batch"] + 12 * position["translation"]["epoch"] > 0
+    assert position["step"] == 4  # two batches of each kind, in turn
+    assert position["translation"]["batch"] + 12 * position["translation"]["epoch"] == 2
     french = next(r["fra_Latn"] for r in log if "fra_Latn" in r)
     assert french["n"] == 3 and 0 <= french["retrieval_from_eng"] <= 1
     codec = DemoCodec.from_pretrained(out / "codec", device="cpu")
