@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from engine.paths import REPO
+
 from . import flops
 from .harness import RESULTS_DIR, machine_info
 
-PLOT_PATH = Path(__file__).resolve().parent / "flops.png"
+PLOT_PATH = REPO / "benchmarks" / "flops.png"
 LENGTHS = (100, 300, 1_000, 3_000, 10_000, 30_000, 100_000)
 SENTENCE_LENGTHS = (10, 15, 20, 25, 30, 40, 50, 60)
 SAMPLERS = {  # label -> (steps, guided)

@@ -20,14 +20,13 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 
 from benchmarks import flops
+from benchmarks.harness import RESULTS_DIR
 from engine.lcm import SamplerConfig, build_model, preset
 
-RESULTS = Path(__file__).resolve().parent / "results"
 CONTEXT = 32  # concepts already in the document
 STEPS = 40
 # Peak HBM bandwidth (bytes/s) by device name, from the vendors' data sheets.
@@ -169,8 +168,8 @@ def main() -> int:
     floor_s = (STEPS * bytes_["per_step"] + bytes_["per_concept_once"]) / bandwidth
     print(f"memory-bandwidth floor per concept ({STEPS} steps): {floor_s * 1e3:.2f} ms")
 
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / ("gpu_tiny_cpu.json" if tiny else "gpu.json")
+    RESULTS_DIR.mkdir(exist_ok=True)
+    out = RESULTS_DIR / ("gpu_tiny_cpu.json" if tiny else "gpu.json")
     payload = {
         "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
         "torch": torch.__version__,

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from engine.paths import REPO
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+RESULTS_DIR = REPO / "benchmarks" / "results"
 PACKAGES = ("torch", "numpy", "safetensors", "fairseq2", "sonar-space", "gradio", "sqlalchemy")
 
 

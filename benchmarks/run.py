@@ -15,13 +15,14 @@ import argparse
 import importlib
 import sys
 import time
-from pathlib import Path
 
 import torch
 
+from engine.paths import REPO
+
 # The codec and app suites reuse the offline tiny-model builders of tests/codec and
 # tests/demo, importable from the repository root (the console script does not add it).
-REPO_ROOT = str(Path(__file__).resolve().parents[1])
+REPO_ROOT = str(REPO)
 
 SUITES = {
     "flops": ("benchmarks.flops_report", "analytic FLOPs per generated sentence; plot"),
