@@ -74,9 +74,10 @@ def big_document(dim: int) -> list[NewNode]:
 
 def regenerate_cases(service: WriterService, repeats: int) -> list:
     doc = service.import_text(document_text(DOCUMENT_SENTENCES), title="Benchmark")
-    node = list(doc.sentences())[-1]  # the last sentence: the longest context
+    sentences = list(doc.sentences())
+    node = sentences[-2]  # the longest context with a sentence after it: fits both sides
     store, lcm, codec = service.store, service.lcm, service.codec
-    before = [n.embedding for n in doc.sentences() if n.id != node.id]
+    before = [n.embedding for n in sentences[:-2]]
     context = torch.tensor(np.stack(before))
     samples = lcm.sample_next(context, num_samples=K, seed=0)
     texts = codec.decode(samples, lang=node.language)
@@ -123,13 +124,14 @@ def open_document_cases(service: WriterService, doc: DocumentView, repeats: int)
         views.reading_html(view.nodes)
 
     nodes = len(doc.nodes)
-    last = doc.nodes[-1]
+    sentences = [n for n in doc.nodes if n.kind is Kind.SENTENCE]
+    node = sentences[-2]  # a sentence after it: regenerate fits both sides
     return [
         measure("open_document", render, repeats=repeats, nodes=nodes),
         measure("open_document.read", lambda: store.get_document(doc.id), repeats=repeats,
                 nodes=nodes),
-        measure("regenerate_long", lambda: service.regenerate(doc.id, last.id, K),
-                repeats=repeats, k=K, context=sum(n.kind is Kind.SENTENCE for n in doc.nodes) - 1),
+        measure("regenerate_long", lambda: service.regenerate(doc.id, node.id, K),
+                repeats=repeats, k=K, context=len(sentences) - 2),
     ]  # fmt: skip
 
 
