@@ -29,4 +29,6 @@ LCM_OVERRIDES = {
 }
 # Predictions per held-out document for the next-concept metrics (29 documents -> 375).
 EVAL_POSITIONS = 16
+# Held-out documents of the regenerate comparison (up to 4 positions each: ~100).
+REGENERATE_DOCS = 25
 CURVE_COLUMNS = ["step", "minutes", "sentences", *LANGUAGES, "retrieval"]

@@ -1,6 +1,6 @@
 """Stage 7 of the demo build: what the cards report. The RVQ's auto-encoding curve, each
 LCM's held-out metrics beside two trivial baselines, and the bundled LCM's sampler
-comparison and guidance sweep. Each is cached under <work>/eval."""
+comparison, guidance sweep and regenerate comparison. Each is cached under <work>/eval."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import torch
 
 from engine.codec import demo_train, load_codec
 from engine.data.shards import read_documents
-from engine.demo.constants import EVAL_POSITIONS, RVQ_HELDOUT
+from engine.demo.constants import EVAL_POSITIONS, REGENERATE_DOCS, RVQ_HELDOUT
 from engine.eval import concept_metrics as cm
 from engine.eval import sampler_sweep
+from engine.eval.concept_checks import compare_regenerate
 from engine.eval.evaluate import EvalConfig, evaluate, usable_documents
 from engine.eval.rvq_curve import autoencoding_curve
 from engine.eval.sampler_comparison import compare_samplers
@@ -111,4 +112,16 @@ def guidance_sweep(work: Path, model: Path, codec_dir: Path) -> list[dict]:
         docs = usable_documents(work / "shards", "valid", 32)
         rows = sampler_sweep.sweep(lcm, codec, docs, load_word_list(WORD_LIST))
         out.write_text(json.dumps(rows, indent=2) + "\n")
+    return json.loads(out.read_text())
+
+
+def regenerate_comparison(work: Path, model: Path) -> dict:
+    """Plain regenerate against regenerate that fits both sides (engine.eval.concept_checks)
+    at up to 4 positions in each of the first REGENERATE_DOCS held-out documents; cached."""
+    out = work / "eval" / "regenerate.json"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        docs = usable_documents(work / "shards", "valid", REGENERATE_DOCS)
+        result = compare_regenerate(load_lcm(model, device="cpu"), docs)
+        out.write_text(json.dumps(result, indent=2) + "\n")
     return json.loads(out.read_text())

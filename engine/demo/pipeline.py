@@ -7,15 +7,26 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.demo.card_sections import set_guidance_section, set_sampler_section
+from engine.demo.card_sections import (
+    set_guidance_section,
+    set_regenerate_section,
+    set_sampler_section,
+)
 from engine.demo.cards import write_lcm_card, write_quant_card
 from engine.demo.codec_stages import build_codec_assets
-from engine.demo.constants import BUNDLED_LCM, BUNDLED_QUANT, LCM_TYPES, QUANT_TYPES
+from engine.demo.constants import (
+    BUNDLED_LCM,
+    BUNDLED_QUANT,
+    LCM_TYPES,
+    QUANT_TYPES,
+    REGENERATE_DOCS,
+)
 from engine.demo.data_stages import build_rvq, build_shards
 from engine.demo.eval_stages import (
     baseline_metrics,
     eval_lcm,
     guidance_sweep,
+    regenerate_comparison,
     rvq_curve,
     sampler_comparison,
 )
@@ -65,6 +76,11 @@ def build_demo_assets(cfg: DemoAssetsConfig) -> dict:
         data = "the held-out documents (split valid) of the demo corpus"
         set_sampler_section(card, sampler_comparison(work, finals[BUNDLED_LCM], codec_dir), data)
         set_guidance_section(card, guidance_sweep(work, finals[BUNDLED_LCM], codec_dir), data)
+        positions = (
+            f"up to 4 in each of the first {REGENERATE_DOCS} held-out documents (split valid)"
+            " of the demo corpus, which the LCM never saw"
+        )
+        set_regenerate_section(card, regenerate_comparison(work, finals[BUNDLED_LCM]), positions)
     if BUNDLED_QUANT in finals:
         write_quant_card(assets / "quant_lcm" / "README.md", curve, results)
     return results

@@ -8,6 +8,7 @@ import torch
 from engine.data.shards import END_OF_TEXT
 from engine.eval import evaluate as eval_lib
 from engine.eval import sampler_sweep
+from engine.eval.concept_checks import FIGURES, WAYS, compare_regenerate, regenerate_cases
 from engine.eval.mutual_information import UnigramCacheLM
 from engine.eval.sampler_comparison import VARIANTS, compare_samplers, markdown_table
 from engine.eval.text_metrics import auto_bleu
@@ -16,6 +17,7 @@ from engine.paths import RECIPES
 from engine.train.config import load_recipe
 from engine.train.trainer import FINAL, train
 from tests.codec.tiny_sonar import build_tiny_sonar
+from tests.lcm.helpers import toy_model
 from tests.train.synthetic import prepared_shards
 
 TEXT = [
@@ -154,3 +156,21 @@ def test_sampler_sweep_chooses_the_most_accurate_value_that_neither_stops_nor_lo
     table = sampler_sweep.markdown_table(rows)
     assert "| **3** | 0.6500 |" in table and "| 8 | 0.6800 |" in table and "3 of 20" in table
     assert sampler_sweep.choose([row(8.0, 0.68, 3, 0.013)]) is None
+
+
+def test_the_held_out_regenerate_comparison_scores_both_ways_at_seeded_positions():
+    model = toy_model("two_tower")
+    docs = [{"embeddings": torch.randn(n, model.dim).numpy()} for n in (2, 3, 7)]
+    result = compare_regenerate(model, docs, k=2, drawn=4, positions=3, seed=1)
+    assert result["predictions"] == 0 + 1 + 3  # a context and a next sentence around each
+    again = compare_regenerate(model, docs, k=2, drawn=4, positions=3, seed=1)
+    assert again == result
+    for way in WAYS:
+        first, best, mean = (result[way][f] for f in FIGURES)
+        assert -1 <= mean <= best <= 1 and first <= best
+    # The three-sentence document has one position: the middle sentence, context the first.
+    rows = torch.from_numpy(docs[1]["embeddings"])
+    plain = model.sample_next(rows[:1], num_samples=2, seed=1 + 0)
+    case = next(regenerate_cases(model, docs[1:2], k=2, drawn=4, positions=3, seed=1))
+    expected = torch.cosine_similarity(plain, rows[1][None], dim=-1)
+    torch.testing.assert_close(case["plain"], expected)
