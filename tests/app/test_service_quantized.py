@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from app.service import MAX_TEMPERATURE, OutOfRangeError, ServiceError
+from engine.lcm.scoring import PREDICTION_STEPS
 
 TEXT = "The harbour woke early. Boats slid out. Gulls followed them. The sun rose."
 
@@ -52,7 +53,8 @@ def test_a_temperature_reaches_the_draws_and_the_ranking_keeps_the_models_sample
 ):
     doc, (_, boats, *_) = sentences(quant_service)
     options = quant_service.regenerate(doc.id, boats.id, 4, temperature=1.5)
-    assert calls == [("sample_next", {"temperature": 1.5}), ("sample_next_batch", {})]
+    yardstick = {"steps": PREDICTION_STEPS}  # the ranking's fixed setting, not the user's
+    assert calls == [("sample_next", {"temperature": 1.5}), ("sample_next_batch", yardstick)]
     stored = quant_service.store.list_variants(boats.id)
     assert [v.id for v in stored] == [o.variant_id for o in options]
     assert len({v.embedding.tobytes() for v in stored}) == 4  # four different concepts
