@@ -37,7 +37,6 @@ from .rvq import ResidualVQ
 from .two_tower import TwoTowerLCM
 
 DEMO_PATH = DEMO_LCM_DIR
-DEMO_QUANT_PATH = DEMO_QUANT_LCM_DIR
 
 
 def load_lcm(name_or_path: str | Path, device: str | torch.device | None = None) -> ConceptModel:
@@ -48,7 +47,7 @@ def load_lcm(name_or_path: str | Path, device: str | torch.device | None = None)
     if str(name_or_path) == "demo":
         return ConceptModel.from_pretrained(DEMO_PATH, device, hint=hint)
     if str(name_or_path) == "demo-quant":
-        return ConceptModel.from_pretrained(DEMO_QUANT_PATH, device, hint=hint)
+        return ConceptModel.from_pretrained(DEMO_QUANT_LCM_DIR, device, hint=hint)
     return ConceptModel.from_pretrained(name_or_path, device)
 
 

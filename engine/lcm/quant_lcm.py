@@ -20,7 +20,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import ddim
 from .config import LCMConfig, SamplerConfig
 from .model import masked_mean
 from .rvq import ResidualVQ, squared_distances
@@ -69,12 +68,7 @@ class QuantLCM(TwoTowerLCM):
         options: SamplerConfig,
     ) -> torch.Tensor:
         batch = state.memory_valid.shape[0]
-
-        def expand(t: torch.Tensor) -> torch.Tensor:
-            return ddim.sampling_rows(t, num_samples, guided=False)
-
-        memory_kv = [(expand(k), expand(v)) for k, v in state.memory_kv]
-        mask = expand(state.memory_valid)[:, None, None, :]
+        memory_kv, mask = self.sampling_memory(state, num_samples, guided=False)
         partial = self.eot.new_zeros(batch * num_samples, self.dim)
         for level, units in enumerate(self.rvq.codebooks):
             steps = torch.full((1, 1), level, device=partial.device)

@@ -136,6 +136,18 @@ class TwoTowerLCM(DiffusionLCM):
         ]
         state.memory_valid = extended(state.memory_valid)
 
+    def sampling_memory(
+        self, state: TwoTowerState, num_samples: int, guided: bool
+    ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
+        """The cached context's keys, values and attention mask, repeated for every row
+        the denoiser runs on (ddim.sampling_rows: num_samples each, twice when guided)."""
+
+        def expand(t: torch.Tensor) -> torch.Tensor:
+            return ddim.sampling_rows(t, num_samples, guided)
+
+        memory_kv = [(expand(k), expand(v)) for k, v in state.memory_kv]
+        return memory_kv, expand(state.memory_valid)[:, None, None, :]
+
     def propose(
         self,
         state: TwoTowerState,
@@ -145,12 +157,7 @@ class TwoTowerLCM(DiffusionLCM):
     ) -> torch.Tensor:
         batch = state.memory_valid.shape[0]
         guided = options.guidance_scale != 1.0
-
-        def expand(t: torch.Tensor) -> torch.Tensor:
-            return ddim.sampling_rows(t, num_samples, guided)
-
-        memory_kv = [(expand(k), expand(v)) for k, v in state.memory_kv]
-        mask = expand(state.memory_valid)[:, None, None, :]
+        memory_kv, mask = self.sampling_memory(state, num_samples, guided)
         if guided:  # the unconditional half sees only the zero vector
             half = batch * num_samples
             mask[half:, ..., 1:] = False
