@@ -170,6 +170,10 @@ class DocumentStore:
     def reading_window(self, document_id: int, node_id: int, limit: int) -> ReadingWindow:
         """The node (None when it is not a live node of this document) and the concepts of
         the last `limit` sentences before it: a regenerate's read, bounded in a long text."""
+        if not isinstance(limit, int) or limit < 0:
+            raise InvalidInputError(
+                f"limit must be a number of sentences, 0 or more, got {limit!r}"
+            )
 
         def work(session: Session) -> ReadingWindow:
             doc = tree.document(session, document_id, for_change=False)

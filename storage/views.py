@@ -6,11 +6,12 @@ import gc
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import islice
 
 from sqlalchemy import Row, and_, func, null, or_, select
 from sqlalchemy.orm import Session
 
-from storage import history
+from storage import history, walk
 from storage.models import ChangeStatus, Document, Node, Revision, Variant
 from storage.types import (
     DocumentSummary,
@@ -140,34 +141,27 @@ def _reading_order(rows: Sequence[Row]) -> Iterator[tuple[tuple, int, int]]:
 def reading_window(session: Session, doc: Document, node_id: int, limit: int) -> ReadingWindow:
     """The node, the concepts of the last `limit` live sentences before it in reading
     order (what the LCM reads to propose the node) and of the first sentence after it
-    (what a proposal should lead on to). Only ids are read for the rest of the document
-    and only `limit` + 1 embeddings, so it costs little at 10,000 nodes."""
-    table = Node.__table__
-    columns = ("id", "document_id", "parent_id", "position_key", "kind")
-    query = select(*(table.c[name] for name in columns)).where(
-        table.c.document_id == doc.id, table.c.deleted.is_(False)
+    (what a proposal should lead on to); for a node that is not live in `doc`, None and
+    the last `limit` sentences of the document. Reading order is walked outward from the
+    node (storage/walk.py) and only `limit` + 1 embeddings are read, so its cost is the
+    nodes within the window and the node's depth, not the length of the document."""
+    start = walk.path(session, doc.id, node_id)
+    sentences = (
+        step.id for step in walk.before(session, doc.id, start) if step.kind is Kind.SENTENCE
     )
-    before: list[int] = []
-    found, after = False, None
-    for row, _, _ in _reading_order(session.connection().execute(query).all()):
-        if found and row[4] is Kind.SENTENCE:
-            after = row[0]
-            break
-        if row[0] == node_id:
-            found = True
-        elif row[4] is Kind.SENTENCE and not found:
-            before.append(row[0])
-    node = session.get(Node, node_id) if found else None
-    ids = (before[-limit:] if limit else []) + ([after] if after is not None else [])
+    before = list(islice(sentences, limit))[::-1]
+    following = () if start is None else walk.after(session, doc.id, start)
+    after = next((step.id for step in following if step.kind is Kind.SENTENCE), None)
+    ids = before + ([after] if after is not None else [])
     rows = session.execute(
         select(Node.id, Node.embedding, Node.embedding_dtype).where(Node.id.in_(ids))
     )
     by_id = {ident: decode_embedding(blob, dtype) for ident, blob, dtype in rows}
-    ids = ids[:-1] if after is not None else ids
+    node = None if start is None else session.get_one(Node, node_id)
     return ReadingWindow(
         document=summary(doc, node_count=0),
         node=None if node is None else node_view(session, node),
-        concepts=tuple(by_id[i] for i in ids if by_id[i] is not None),
+        concepts=tuple(by_id[i] for i in before if by_id[i] is not None),
         after=None if after is None else by_id[after],
     )
 
