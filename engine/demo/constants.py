@@ -21,8 +21,10 @@ LCM_OVERRIDES = {
     "model.d_model": 256,
     "model.n_heads": 4,
     "batch_concepts": 2048,
-    "warmup_steps": 40,
+    "warmup_steps": 100,
     "save_every": 100,
+    # many epochs of a small corpus (~120k concepts): the paper's sub-layer dropout
+    "model.dropout": 0.1,
     # chosen by engine.eval.sampler_sweep on held-out documents (card, "Guidance scale"):
     # above 3, expansions stop short and continuations repeat more than real text does
     "model.sampler.guidance_scale": 3.0,
