@@ -1,5 +1,5 @@
 """Sections written into a model card after the measurement behind them: sampler
-variants and guidance sweep (LCM card), regenerate that fits both sides (LCM card),
+variants and sampler tuning (LCM card), regenerate that fits both sides (LCM card),
 repeated-meaning threshold (codec card). Each replaces its own older text in place."""
 
 from __future__ import annotations
@@ -7,14 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.demo.templates import (
-    GUIDANCE_INTRO,
-    GUIDANCE_SECTION,
     REGENERATE_INTRO,
     REGENERATE_SECTION,
     REPEAT_INTRO,
     REPEAT_SECTION,
     SAMPLER_INTRO,
     SAMPLER_SECTION,
+    TUNING_INTRO,
+    TUNING_SECTION,
 )
 from engine.eval import sampler_comparison, sampler_sweep
 from engine.eval.concept_checks import regenerate_table
@@ -34,9 +34,10 @@ def set_sampler_section(card: Path, rows: list[dict], data: str) -> None:
     set_card_section(card, SAMPLER_SECTION, _sampler_section(rows, data))
 
 
-def set_guidance_section(card: Path, rows: list[dict], data: str) -> None:
-    """The guidance-sweep section; `data` says what it was measured on."""
-    set_card_section(card, GUIDANCE_SECTION, _guidance_section(rows, data))
+def set_tuning_section(card: Path, tuned: dict, data: str) -> None:
+    """The sampler-tuning section (engine.eval.sampler_sweep.tune's result); `data` says
+    what it was tuned on."""
+    set_card_section(card, TUNING_SECTION, _tuning_section(tuned, data))
 
 
 def set_regenerate_section(card: Path, result: dict, data: str) -> None:
@@ -58,14 +59,18 @@ def _sampler_section(rows: list[dict], data: str) -> str:
     return SAMPLER_INTRO.format(data=data, samplers=sampler_comparison.markdown_table(rows))
 
 
-def _guidance_section(rows: list[dict], data: str) -> str:
-    best = sampler_sweep.choose(rows)
-    verdict = (
-        f"Chosen: **{best['guidance_scale']:g}**, the most accurate value whose expansions "
-        "all reach their length and whose continuations repeat no more than real text."
-        if best
-        else "No value met both conditions: the model needs more training."
+def _tuning_section(tuned: dict, data: str) -> str:
+    chosen = tuned["chosen"]
+    verdict = ", ".join(f"{option} **{value:g}**" for option, value in chosen.items())
+    missing = [s["option"] for s in tuned["sweeps"] if s["option"] not in chosen]
+    if missing:
+        verdict += ("; " if verdict else "") + (
+            f"no value of {', '.join(missing)} met both conditions (the model's default is "
+            "kept: it needs more training)"
+        )
+    tables = "\n".join(
+        f"**{s['option']}**\n\n"
+        + sampler_sweep.markdown_table(s["rows"], s["option"], s["tolerance"])
+        for s in tuned["sweeps"]
     )
-    return GUIDANCE_INTRO.format(
-        data=data, table=sampler_sweep.markdown_table(rows), verdict=verdict
-    )
+    return TUNING_INTRO.format(data=data, verdict=verdict, tables=tables)

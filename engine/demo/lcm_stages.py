@@ -3,7 +3,9 @@ chosen ones in fp16."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from engine.demo.constants import LCM_OVERRIDES, QUANT_TYPES
 from engine.lcm import checkpoint, preset
@@ -36,10 +38,13 @@ def train_lcm(
     return out / FINAL
 
 
-def bundle_lcm(final: Path, target: Path) -> None:
+def bundle_lcm(final: Path, target: Path, sampler: Mapping[str, Any] | None = None) -> None:
     """Copy an LCM checkpoint with its weight matrices in fp16 (normaliser and EOT stay
-    fp32: they are statistics, not weights)."""
+    fp32: they are statistics, not weights) and `sampler` settings (tuned on held-out
+    documents) over its training-time defaults."""
     config, state = checkpoint.read(final)
+    if sampler:
+        config["sampler"] = {**config["sampler"], **sampler}
     half = {
         k: v.half() if v.is_floating_point() and not k.startswith(("normalizer", "eot")) else v
         for k, v in state.items()

@@ -11,10 +11,10 @@ from safetensors.torch import load_file
 from engine.codec.demo_eval import verdicts
 from engine.codec.demo_train import GPU_SETTINGS, TrainConfig, default_train_config
 from engine.demo.card_sections import (
-    set_guidance_section,
     set_regenerate_section,
     set_repeat_section,
     set_sampler_section,
+    set_tuning_section,
 )
 from engine.demo.cards import curve_rows, lcm_status, write_quant_card
 from engine.demo.lcm_stages import bundle_lcm
@@ -115,23 +115,34 @@ def test_sampler_section_is_added_to_an_older_card_and_rewritten_in_place(tmp_pa
     assert again.startswith("# LCM\n\n## Results\n\ntable\n\n## Limits\n- small\n")
 
 
-def test_guidance_section_sits_beside_the_sampler_section_and_names_the_choice(tmp_path):
+def test_tuning_section_sits_beside_the_sampler_section_and_names_the_choices(tmp_path):
     card = tmp_path / "README.md"
     card.write_text("# LCM\n\n## Limits\n- small\n")
     set_sampler_section(card, [{"variant": "noise", "options": {}, "l2": 1.0}], "docs")
 
-    def row(g, accuracy, exact):
-        return {"guidance_scale": g, "contrastive_accuracy": accuracy, "l2": 1.0,
+    def row(option, value, accuracy, exact):
+        return {option: value, "contrastive_accuracy": accuracy, "l2": 1.0,
                 "regen_word_rate": 0.9, "regen_distinct_2": 0.9, "continuation_rep_4": 0.0,
                 "held_out_rep_4": 0.01, "exact": exact, "tries": 20}  # fmt: skip
 
-    set_guidance_section(card, [row(3.0, 0.65, 20), row(8.0, 0.68, 3)], "held-out docs")
+    guidance = [row("guidance_scale", 3.0, 0.65, 20), row("guidance_scale", 8.0, 0.68, 3)]
+    steps = [row("steps", 10, 0.60, 20), row("steps", 20, 0.648, 20), row("steps", 40, 0.65, 20)]
+    tuned = {
+        "chosen": {"guidance_scale": 3.0, "steps": 20},
+        "sweeps": [
+            {"option": "guidance_scale", "tolerance": None, "rows": guidance},
+            {"option": "steps", "tolerance": 0.005, "rows": steps},
+        ],
+    }
+    set_tuning_section(card, tuned, "tuning docs")
     text = card.read_text()
-    assert text.index("## Sampler variants") < text.index("## Guidance scale")
-    assert "Chosen: **3**" in text and "| 8 | 0.6800 |" in text and "3 of 20" in text
-    set_guidance_section(card, [row(8.0, 0.68, 3)], "held-out docs")
+    assert text.index("## Sampler variants") < text.index("## Sampler tuning")
+    assert "Chosen: guidance_scale **3**, steps **20**." in text and "tuning docs" in text
+    assert "| 8 | 0.6800 |" in text and "3 of 20" in text and "| **20** | 0.6480 |" in text
+    tuned["chosen"].pop("steps")
+    set_tuning_section(card, tuned, "tuning docs")
     again = card.read_text()
-    assert again.count("## Guidance scale") == 1 and "No value met both" in again
+    assert again.count("## Sampler tuning") == 1 and "no value of steps met both" in again
     assert again.count("## Sampler variants") == 1
 
 

@@ -158,6 +158,37 @@ def test_sampler_sweep_chooses_the_most_accurate_value_that_neither_stops_nor_lo
     assert sampler_sweep.choose([row(8.0, 0.68, 3, 0.013)]) is None
 
 
+def test_the_cheapest_step_count_within_tolerance_of_the_best_is_chosen():
+    def row(steps, accuracy, exact=20):
+        return {"steps": steps, "contrastive_accuracy": accuracy, "continuation_rep_4": 0.0,
+                "held_out_rep_4": 0.01, "exact": exact, "tries": 20}  # fmt: skip
+
+    rows = [row(5, 0.60, exact=19), row(10, 0.62), row(20, 0.647), row(40, 0.65)]
+    assert sampler_sweep.choose(rows, "steps", tolerance=0.005)["steps"] == 20
+    assert sampler_sweep.choose(rows, "steps")["steps"] == 40
+    assert sampler_sweep.choose(rows, "steps", tolerance=0.1)["steps"] == 10  # 5: too few
+
+
+def test_tune_sweeps_each_option_at_the_values_chosen_before_it(setup):
+    root, codec, model = setup
+    docs = eval_lib.usable_documents(root / "s", "valid", 32)
+    words = {w.lower() for t in TEXT for w in t.replace(".", "").split()}
+    grids = (sampler_sweep.Grid("guidance_scale", (1.0, 4.0)), sampler_sweep.Grid("steps", (2, 4)))
+    tuned = sampler_sweep.tune(model, codec, docs, words, grids, positions=2, n=3, tries=4)
+    assert [s["option"] for s in tuned["sweeps"]] == ["guidance_scale", "steps"]
+    first, second = (s["rows"] for s in tuned["sweeps"])
+    assert set(tuned["chosen"]) <= {"guidance_scale", "steps"}
+    fixed = (
+        {"guidance_scale": tuned["chosen"]["guidance_scale"]}
+        if "guidance_scale" in tuned["chosen"]
+        else {}
+    )
+    again = sampler_sweep.sweep(model, codec, docs, words, (2, 4), "steps", fixed=fixed,
+                                positions=2, n=3, tries=4)  # fmt: skip
+    assert [r["contrastive_accuracy"] for r in again] == [r["contrastive_accuracy"] for r in second]
+    assert len(first) == 2
+
+
 def test_the_held_out_regenerate_comparison_scores_both_ways_at_seeded_positions():
     model = toy_model("two_tower")
     docs = [{"embeddings": torch.randn(n, model.dim).numpy()} for n in (2, 3, 7)]
