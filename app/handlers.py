@@ -1,6 +1,7 @@
 """What each click does, and which click does it (`wire`). Every handler makes one
-`WriterService` call for its action, then renders one screen from one
-`WriterService.workspace` read; errors reach the message area (`app.messages.shown`).
+`WriterService` call for its action and renders one screen from one read: a
+`WriterService.workspace`, or what the action returned when that is all its screen shows
+(regenerate's alternatives and shelf). Errors reach the message area (`app.messages.shown`).
 
 Versions travel with each change, so a second tab that changed the same node makes the
 service refuse with "changed elsewhere" (and the page offer a reload) instead of losing
@@ -16,10 +17,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from app import messages, views
+from app import messages
 from app.layout import EXPORTS, NEW_KINDS, Page
 from app.messages import shown
-from app.screen import render
+from app.screen import alternatives, render
 from app.service import (
     DocumentMissingError,
     Expansion,
@@ -194,18 +195,8 @@ class Handlers:
     @shown
     def regenerate(self, doc_id, node_id, k, temperature=None) -> dict:
         """`temperature`: the slider's value, only on a page for a quantized LCM."""
-        options = self.service.regenerate(doc_id, node_id, k, temperature)
-        choices = [
-            (views.alternative_label(o.text, o.similarity, o.follows, o.leads_on), o.variant_id)
-            for o in options
-        ]
-        shelf = self.service.workspace(doc_id, node_id).variants
-        fewer = len(options) < int(k)
-        return {
-            self.page.alternatives: gr.Radio(choices=choices, value=None),
-            self.page.shelf: views.shelf_html(shelf),
-            self.page.message: messages.info(repeated(len(options), int(k))) if fewer else "",
-        }
+        regeneration = self.service.regenerate(doc_id, node_id, k, temperature)
+        return alternatives(self.page, regeneration, int(k))
 
     @shown
     def use_variant(self, doc_id, node_id, version, lang, evt: gr.EventData) -> dict:
@@ -288,16 +279,6 @@ def describe(expansion: Expansion) -> str:
     verb = "after" if expansion.node.kind.value == "sentence" else "under"
     text = f"Added {_sentences(len(expansion.added))} {verb} “{_short(where)}”"
     return text + (f"; {expansion.shortfall}." if expansion.shortfall else ".")
-
-
-def repeated(shown: int, asked: int) -> str:
-    """Why regenerate lists fewer alternatives than asked: draws of the same concept are
-    listed once (a quantized LCM at a low temperature)."""
-    alternatives = "alternative" if shown == 1 else "alternatives"
-    return (
-        f"Only {shown} distinct {alternatives} of the {asked} asked for: the other draws were "
-        "the same concept. A higher temperature gives more variety."
-    )
 
 
 def summary(done: list[Expansion], skipped: int) -> str:

@@ -18,30 +18,32 @@ JS_ON_LOAD = r"""
 const collapsed = new Set();
 let pending = null;
 const rows = () => Array.from(element.querySelectorAll('li.node'));
+const depth = (row) => Number(row.getAttribute('aria-level'));
 const visibleRows = () => rows().filter((row) => !row.hidden);
 
 function layout() {
   const all = rows();
   let hideDeeperThan = Infinity;
   all.forEach((row, i) => {
-    const depth = Number(row.dataset.depth);
-    if (depth <= hideDeeperThan) hideDeeperThan = Infinity;
+    const level = depth(row);
+    if (level <= hideDeeperThan) hideDeeperThan = Infinity;
     const next = all[i + 1];
-    const isParent = next !== undefined && Number(next.dataset.depth) > depth;
+    const isParent = next !== undefined && depth(next) > level;
     row.hidden = hideDeeperThan !== Infinity;
     if (isParent) {
       const open = !collapsed.has(row.dataset.id);
       row.setAttribute('aria-expanded', String(open));
-      if (!open && !row.hidden) hideDeeperThan = depth;
+      if (!open && !row.hidden) hideDeeperThan = level;
     } else {
       row.removeAttribute('aria-expanded');
     }
   });
 }
 
+// Roving focus: only the focused row is in the tab order (rows come without a tabindex).
 function focusRow(row) {
   if (!row) return;
-  rows().forEach((r) => { r.tabIndex = -1; });
+  element.querySelectorAll('li.node[tabindex]').forEach((r) => r.removeAttribute('tabindex'));
   row.tabIndex = 0;
   row.focus();
 }
@@ -49,8 +51,8 @@ function focusRow(row) {
 function select(row, delay) {
   if (!row) return;
   focusRow(row);
-  element.querySelectorAll('li.node[aria-selected="true"]').forEach((r) => {
-    r.setAttribute('aria-selected', 'false');
+  element.querySelectorAll('li.node[aria-selected]').forEach((r) => {
+    r.removeAttribute('aria-selected');
   });
   row.setAttribute('aria-selected', 'true');
   clearTimeout(pending);
@@ -68,13 +70,13 @@ function toggle(row, open) {
 }
 
 function firstChild(row, next) {
-  return next && Number(next.dataset.depth) > Number(row.dataset.depth) ? next : null;
+  return next && depth(next) > depth(row) ? next : null;
 }
 
 function parentOf(row) {
-  const depth = Number(row.dataset.depth);
+  const level = depth(row);
   let prev = row.previousElementSibling;
-  while (prev && Number(prev.dataset.depth) >= depth) prev = prev.previousElementSibling;
+  while (prev && depth(prev) >= level) prev = prev.previousElementSibling;
   return prev;
 }
 
@@ -137,6 +139,7 @@ CSS = r"""
 .node[aria-expanded="true"] > .twisty::before { content: "▾"; }
 .node[aria-expanded="false"] > .twisty::before { content: "▸"; }
 .text { flex: 1 1 auto; min-width: 0; overflow-wrap: anywhere; }
+.node > .text:first-child { margin-left: 1.4rem; }  /* a leaf: where a twisty would be */
 .kind-section > .text { font-weight: 650; font-size: 1.08rem; }
 .kind-outline > .text { font-weight: 550; }
 .kind-paragraph { padding-top: 0; padding-bottom: 0; }

@@ -1,5 +1,6 @@
 """The screen model: what every editor component shows for one `Workspace` (the service's
-one read after an action). Pure: no service calls, no side effects."""
+one read after an action), and what the Regenerate tab shows for one `Regeneration`.
+Pure: no service calls, no side effects."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import gradio as gr
 
 from app import messages, views
 from app.layout import Page
-from app.service import Workspace
+from app.service import Regeneration, Workspace
 
 
 def render(page: Page, ws: Workspace, note: str = "", *, keep_text: bool = False) -> dict:
@@ -48,3 +49,27 @@ def render(page: Page, ws: Workspace, note: str = "", *, keep_text: bool = False
     if keep_text:
         del shown[page.node_text]
     return shown
+
+
+def alternatives(page: Page, regeneration: Regeneration, asked: int) -> dict:
+    """The alternatives to choose from, the node's shelf, and a note when draws repeated."""
+    choices = [
+        (views.alternative_label(a.text, a.similarity, a.follows, a.leads_on), a.variant_id)
+        for a in regeneration.alternatives
+    ]
+    shown = len(choices)
+    return {
+        page.alternatives: gr.Radio(choices=choices, value=None),
+        page.shelf: views.shelf_html(regeneration.shelf),
+        page.message: messages.info(repeated(shown, asked)) if shown < asked else "",
+    }
+
+
+def repeated(shown: int, asked: int) -> str:
+    """Why regenerate lists fewer alternatives than asked: draws of the same concept are
+    listed once (a quantized LCM at a low temperature)."""
+    alternatives = "alternative" if shown == 1 else "alternatives"
+    return (
+        f"Only {shown} distinct {alternatives} of the {asked} asked for: the other draws were "
+        "the same concept. A higher temperature gives more variety."
+    )

@@ -72,6 +72,7 @@ __all__ = [
     "ForeignNodeError",
     "NodeMissingError",
     "OutOfRangeError",
+    "Regeneration",
     "ServiceError",
     "StaleViewError",
     "TranslationUnavailableError",
@@ -133,6 +134,16 @@ class Alternative:
     similarity: float | None
     follows: float | None = None
     leads_on: float | None = None
+
+
+@dataclass(frozen=True)
+class Regeneration:
+    """What one regenerate proposed (best first) and the node's shelf after it: every
+    variant ever generated for the node, newest first, these included, so the page shows
+    both from the one call that made them."""
+
+    alternatives: tuple[Alternative, ...]
+    shelf: tuple[VariantView, ...]
 
 
 @dataclass(frozen=True)
@@ -227,7 +238,7 @@ class WriterService:
             for n in doc.sentences()
             if n.nearest_id is not None and n.nearest_cosine >= self.repeat_cosine
         }
-        variants = tuple(reversed(self.store.list_variants(node.id))) if node else ()
+        variants = self._shelf(node.id) if node else ()
         return Workspace(
             live, deleted, doc, node, history, translations, shown,
             misread, repeats, _moves(history), variants,
@@ -357,13 +368,14 @@ class WriterService:
     @refusals
     def regenerate(
         self, document_id: int, node_id: int, k: int, temperature: float | None = None
-    ) -> list[Alternative]:
+    ) -> Regeneration:
         """K alternatives for a node that fit both of its sides: drawn from the concepts
         before it, the K of `DRAWN_PER_SHOWN` x K that best lead on to the sentence after
         it, best first (at the end of the text, K plain draws); kept as variants with the
         temperature they were drawn at (`temperature`: a quantized LCM's, None its
         default). Draws of the same concept are listed once, so fewer than K come back
-        when the model repeats itself (always at temperature 0)."""
+        when the model repeats itself (always at temperature 0). The node's shelf comes
+        with them."""
         k = _check_count(k, 1, MAX_ALTERNATIVES, "alternatives")
         options = {}
         if temperature is not None:
@@ -388,7 +400,10 @@ class WriterService:
                 for t, e, s, f, a in zip(texts, samples, scores, fits, ahead, strict=True)
             ],
         )
-        return [Alternative(v.id, v.text, v.score, v.follows, v.leads_on) for v in stored]
+        alternatives = tuple(
+            Alternative(v.id, v.text, v.score, v.follows, v.leads_on) for v in stored
+        )
+        return Regeneration(alternatives, self._shelf(node.id))
 
     @refusals
     def accept_variant(
@@ -610,6 +625,10 @@ class WriterService:
             self._missing_node(window.document, node_id)
         after = None if window.after is None else torch.tensor(window.after, dtype=torch.float32)
         return window.node, _tensor(window.concepts, self.codec.dim), after
+
+    def _shelf(self, node_id: int) -> tuple[VariantView, ...]:
+        """Every variant generated for the node, newest first."""
+        return tuple(reversed(self.store.list_variants(node_id)))
 
     def _node(self, doc: DocumentView, node_id: int) -> NodeView:
         """The live node of `doc`; otherwise say whether it was deleted or is foreign."""

@@ -24,6 +24,7 @@ from storage.types import (
 )
 
 NO_NODE = '<p class="hint">Select a node in the outline.</p>'
+TWISTY = '<span class="twisty" aria-hidden="true"></span>'  # an outline row's expand control
 
 KIND_LABELS = {
     Kind.SECTION: "Section",
@@ -72,31 +73,35 @@ def check_badges(node: NodeView, misread: Set[int], repeats: Mapping[int, int]) 
 
 
 def outline_html(
-    nodes: Iterable[NodeView],
+    nodes: Sequence[NodeView],
     selected: int | None = None,
     translations: Mapping[int, str] | None = None,
     misread: Set[int] = frozenset(),
     repeats: Mapping[int, int] | None = None,
 ) -> str:
-    """The outline tree as escaped HTML: a flat list of rows carrying their depth, so the
+    """The outline tree as escaped HTML: a flat list of rows carrying their level, so the
     browser side (`app/outline.py`) can collapse, expand and move the keyboard focus.
     With `translations`, rows show the translated text and keep the original as a tooltip;
     rows in `misread` or `repeats` carry the concept-check badges.
+
+    A row says only what differs from the default, because a long document has one per
+    sentence and every byte is sent, parsed and diffed for each of them: the selection
+    (`aria-selected`, the roving `tabindex`) is on the selected row alone, and only a
+    row with rows under it has a twisty.
     """
     translations, repeats = translations or {}, repeats or {}
     rows = []
-    for node in nodes:
+    for i, node in enumerate(nodes):
         text = translations.get(node.id, node_label(node))
         state = badge(node)
         shown = "" if node.kind is Kind.PARAGRAPH else f'<span class="badge">{state}</span>'
-        is_selected = node.id == selected
+        chosen = ' aria-selected="true" tabindex="0"' if node.id == selected else ""
+        parent = i + 1 < len(nodes) and nodes[i + 1].depth > node.depth
         title = f' title="{escape(node.text)}"' if node.id in translations else ""
         rows.append(
             f'<li class="node kind-{node.kind.value} badge-{state}" role="treeitem"'
-            f' data-id="{node.id}" data-depth="{node.depth}" aria-level="{node.depth + 1}"'
-            f' aria-selected="{str(is_selected).lower()}"'
-            f' tabindex="{0 if is_selected else -1}" style="--depth:{node.depth}">'
-            f'<span class="twisty" aria-hidden="true"></span>'
+            f' data-id="{node.id}" aria-level="{node.depth + 1}"{chosen}'
+            f' style="--depth:{node.depth}">{TWISTY if parent else ""}'
             f'<span class="text"{title}>{escape(text)}</span>'
             f"{check_badges(node, misread, repeats)}{shown}</li>"
         )

@@ -75,9 +75,11 @@ def test_regenerate_then_accept_a_variant(client, service):
     view = imported(client)
     second = service.store.get_document(view["doc_id"]).children(None)[0]
     sentence = service.store.get_document(view["doc_id"]).children(second.id)[1]
-    client.predict(view["doc_id"], sentence.id, 3, api_name="/regenerate")
+    alternatives, shelf, *_ = client.predict(view["doc_id"], sentence.id, 3, api_name="/regenerate")
     variants = service.store.list_variants(sentence.id)
     assert len(variants) == 3
+    assert [c[1] for c in alternatives["choices"]] == [v.id for v in variants]
+    assert re.findall(r'data-id="(\d+)"', value(shelf)) == [str(v.id) for v in variants[::-1]]
     accepted = editor(
         client.predict(
             view["doc_id"],

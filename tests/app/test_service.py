@@ -78,7 +78,7 @@ def test_edit_re_encodes_and_marks_the_node_edited(service):
 def test_regenerate_keeps_k_variants_scored_by_cosine(service):
     doc = service.import_text("First one. Second one. Third one.")
     third = list(doc.sentences())[2]
-    options = service.regenerate(doc.id, third.id, 4)
+    options = service.regenerate(doc.id, third.id, 4).alternatives
     assert len(options) == 4
     stored = service.store.list_variants(third.id)
     assert [v.id for v in stored] == [o.variant_id for o in options]
@@ -88,7 +88,7 @@ def test_regenerate_keeps_k_variants_scored_by_cosine(service):
         assert option.similarity == pytest.approx(cosine, abs=1e-4)
         assert option.text == variant.text
     first = list(doc.sentences())[0]  # nothing before it: sampled from an empty context
-    assert len(service.regenerate(doc.id, first.id, 2)) == 2
+    assert len(service.regenerate(doc.id, first.id, 2).alternatives) == 2
 
 
 def test_expand_adds_exactly_n_generated_sentences_under_an_outline_item(service):

@@ -78,7 +78,7 @@ def test_a_repeated_meaning_is_flagged_both_ways_and_not_after_undo(service):
 def test_regenerate_in_the_middle_ranks_candidates_by_how_they_lead_on(service):
     doc = service.import_text("First one. Second one. Third one. Fourth one.")
     second, third = list(service.store.get_document(doc.id).sentences())[1:3]
-    options = service.regenerate(doc.id, second.id, 3)
+    options = service.regenerate(doc.id, second.id, 3).alternatives
     ahead = [o.leads_on for o in options]
     assert len(options) == 3 and None not in ahead and ahead == sorted(ahead, reverse=True)
     assert all(-1 <= o.follows <= 1 for o in options)
@@ -89,7 +89,7 @@ def test_regenerate_in_the_middle_ranks_candidates_by_how_they_lead_on(service):
     recomputed = leads_on(service.lcm, context, chosen, torch.tensor(third.embedding), seed=0)
     assert recomputed.shape == (3,)
     last = list(doc.sentences())[-1]  # nothing follows: plain regenerate
-    plain = service.regenerate(doc.id, last.id, 2)
+    plain = service.regenerate(doc.id, last.id, 2).alternatives
     assert [o.leads_on for o in plain] == [None, None]
     assert all(o.follows is not None for o in plain)
 
@@ -113,10 +113,11 @@ def test_best_fitting_keeps_the_best_leading_draws_of_a_larger_pool(service):
 def test_the_shelf_keeps_every_variant_and_one_is_used_again_later(service):
     doc = service.import_text("Alpha here. Beta there. Gamma everywhere.")
     beta = list(doc.sentences())[1]
-    first = service.regenerate(doc.id, beta.id, 2)
+    first = service.regenerate(doc.id, beta.id, 2).alternatives
     second = service.regenerate(doc.id, beta.id, 2)
-    shelf = service.workspace(doc.id, beta.id).variants
-    assert [v.id for v in shelf] == [o.variant_id for o in [*first, *second]][::-1]
+    shelf = second.shelf  # regenerate brings the shelf the page shows with its alternatives
+    assert [v.id for v in shelf] == [o.variant_id for o in [*first, *second.alternatives]][::-1]
+    assert [v.id for v in shelf] == [v.id for v in service.workspace(doc.id, beta.id).variants]
     assert all(v.created_at is not None and v.leads_on is not None for v in shelf)
     used = service.accept_variant(doc.id, beta.id, first[0].variant_id, beta.version)
     assert used.text == first[0].text

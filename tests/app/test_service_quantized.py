@@ -52,7 +52,7 @@ def test_a_temperature_reaches_the_draws_and_the_ranking_keeps_the_models_sample
     quant_service, calls
 ):
     doc, (_, boats, *_) = sentences(quant_service)
-    options = quant_service.regenerate(doc.id, boats.id, 4, temperature=1.5)
+    options = quant_service.regenerate(doc.id, boats.id, 4, temperature=1.5).alternatives
     yardstick = {"steps": PREDICTION_STEPS}  # the ranking's fixed setting, not the user's
     assert calls == [("sample_next", {"temperature": 1.5}), ("sample_next_batch", yardstick)]
     stored = quant_service.store.list_variants(boats.id)
@@ -63,13 +63,15 @@ def test_a_temperature_reaches_the_draws_and_the_ranking_keeps_the_models_sample
 
 def test_at_temperature_zero_every_draw_is_one_concept_listed_once(quant_service):
     doc, (harbour, boats, *_, sun) = sentences(quant_service)
-    (only,) = quant_service.regenerate(doc.id, boats.id, 4, temperature=0)
+    (only,) = quant_service.regenerate(doc.id, boats.id, 4, temperature=0).alternatives
     (variant,) = quant_service.store.list_variants(boats.id)
     assert (variant.id, variant.temperature) == (only.variant_id, 0.0)
     context = torch.tensor(harbour.embedding)[None]
     greedy = quant_service.lcm.sample_next(context, num_samples=1, temperature=0.0)[0]
     np.testing.assert_allclose(variant.embedding, greedy.numpy(), atol=1e-6)
-    assert len(quant_service.regenerate(doc.id, sun.id, 3, temperature=0.0)) == 1  # at the end
+    assert (
+        len(quant_service.regenerate(doc.id, sun.id, 3, temperature=0.0).alternatives) == 1
+    )  # at the end
 
 
 def test_without_a_temperature_variants_record_the_models_own(quant_service, service):
@@ -113,4 +115,4 @@ def test_unusable_temperatures_are_refused_before_the_model_runs(
 
 def test_the_cap_itself_is_allowed(quant_service):
     doc, (_, boats, *_) = sentences(quant_service)
-    assert quant_service.regenerate(doc.id, boats.id, 1, temperature=MAX_TEMPERATURE)
+    assert quant_service.regenerate(doc.id, boats.id, 1, temperature=MAX_TEMPERATURE).alternatives

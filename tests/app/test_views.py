@@ -59,11 +59,14 @@ def test_badges_put_protection_before_provenance():
     assert views.badge(node(1, "a", state=State.LOCKED, origin=Origin.GENERATED)) == "locked"
 
 
-def test_outline_rows_carry_depth_selection_and_badge():
-    html = views.outline_html([node(7, "One.", depth=2, origin=Origin.GENERATED)], selected=7)
-    assert 'data-id="7"' in html and 'data-depth="2"' in html
-    assert 'aria-selected="true"' in html and 'tabindex="0"' in html
-    assert "badge-generated" in html
+def test_outline_rows_carry_level_selection_badge_and_a_twisty_only_on_parents():
+    item = node(6, "Part one", depth=1, kind=Kind.OUTLINE)
+    html = views.outline_html([item, node(7, "One.", depth=2, origin=Origin.GENERATED)], selected=7)
+    parent, leaf = html.split("</li>")[:2]
+    assert 'data-id="7"' in leaf and 'aria-level="3"' in leaf and "badge-generated" in leaf
+    assert 'aria-selected="true"' in leaf and 'tabindex="0"' in leaf
+    assert "aria-selected" not in parent and "tabindex" not in parent  # only the selected row
+    assert views.TWISTY in parent and views.TWISTY not in leaf
     assert "No document open" in views.outline_html([])
 
 
