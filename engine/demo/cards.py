@@ -89,6 +89,34 @@ def lcm_status(results: dict) -> str:
     return f"{listed}. {verdict}"
 
 
+# A writer's LCM (issue 23): the Two-Tower this far above copying the previous concept;
+# decoded regenerations this often dictionary words (or, where the codec's own round trip
+# scores lower, no more than 3 points below it) and distinct; continuations that repeat
+# 4-grams no more than the held-out text does.
+ACCURACY_MARGIN, WORD_RATE, WORD_SLACK, DISTINCT = 0.10, 0.90, 0.03, 0.75
+
+
+def lcm_targets(results: dict) -> str:
+    """The bundled LCM's figures against a writer's targets, each with meets/misses."""
+    bundled = results[BUNDLED_LCM]
+    accuracy = bundled["next_concept"]["contrastive_accuracy"]
+    copy = results["baselines"]["copy_previous"]["contrastive_accuracy"]
+    writer = bundled["writer"]
+    word_target = min(WORD_RATE, writer["round_trip_word_rate"] - WORD_SLACK)
+    checks = [
+        (f"contrastive accuracy {accuracy:.3f} (copy-previous {copy:.3f} + {ACCURACY_MARGIN})",
+         accuracy >= copy + ACCURACY_MARGIN),
+        (f"dictionary-word rate {writer['regen_word_rate']:.1%} (>= {word_target:.1%})",
+         writer["regen_word_rate"] >= word_target),
+        (f"distinct alternatives {writer['regen_distinct']:.0%} (>= {DISTINCT:.0%})",
+         writer["regen_distinct"] >= DISTINCT),
+        (f"continuation REP-4 {writer['continuation_rep_4']:.4f} (<= the text's "
+         f"{writer['held_out_rep_4']:.4f})",
+         writer["continuation_rep_4"] <= writer["held_out_rep_4"]),
+    ]  # fmt: skip
+    return "; ".join(f"{text}: {'meets' if ok else 'misses'}" for text, ok in checks) + "."
+
+
 def write_lcm_card(path: Path, results: dict, codec: dict, work: Path) -> None:
     """`results`: model type -> `lcm-writer eval` output, plus "baselines"; `codec`: the
     codec report. The sampler sections are added after (set_*_section)."""
@@ -125,6 +153,7 @@ def write_lcm_card(path: Path, results: dict, codec: dict, work: Path) -> None:
             codec_bleu=codec["english"]["greedy"]["autobleu"],
             everyday_bleu=codec["everyday"]["autobleu"],
             status=lcm_status(results),
+            targets=lcm_targets(results) if BUNDLED_LCM in results else "not measured.",
             positions=EVAL_POSITIONS,
             table=_table(rows, ["model", *columns]),
             sections="\n".join(details),

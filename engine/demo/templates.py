@@ -130,9 +130,9 @@ LCM_CARD = """# Demo LCMs (English, on the demo codec's concepts)
 
 **What**: small Large Concept Models that predict the next concept of a document in the
 demo codec's 512-d space (engine/lcm, preset `demo` with `{overrides}`). The bundled model (this
-directory, fp16) is the Two-Tower diffusion LCM; the Base-LCM, One-Tower and the
-quantized LCMs below were trained the same way for comparison (the Quant-LCM-d is bundled
-in `../quant_lcm`, with its RVQ's card). Each carries its robust
+directory, fp16) is the Two-Tower diffusion LCM; the other models below were trained
+the same way for comparison (when the quantized LCMs are built, the Quant-LCM-d is
+bundled in `../quant_lcm`, with its RVQ's card). Each carries its robust
 normaliser (fitted on the training concepts) and its end-of-text concept (the demo
 codec's encoding of "End of text.").
 
@@ -146,9 +146,10 @@ concept over whole documents, wrapped at 128 concepts), on this 2-core CPU.
   {codec_bleu:.1f} greedy, {everyday_bleu:.1f} on everyday prose): continuations decode
   only as faithfully as its round trips.
 - Contrastive accuracy on held-out documents ({positions} positions per document): {status}
-- **Guidance scale 3** is the sampler default of the bundled Two-Tower (and of the
-  One-Tower evaluated here), set by the sweep in "Guidance scale" below. Pass
-  `guidance_scale` per call for sharper but more repetitive suggestions.
+- Against the targets of a writer's LCM: {targets}
+- The bundled Two-Tower samples with the settings chosen in "Sampler tuning" below, on
+  held-out documents that no figure here reads; the models compared with it sample at
+  guidance 3. Pass `guidance_scale` per call for sharper but more repetitive suggestions.
 
 ## Results on held-out documents
 Next-concept metrics of the paper's section 2.4 (`lcm-writer eval`, split `valid`, the
@@ -175,9 +176,9 @@ Examples of the bundled Two-Tower:
 {sections}
 
 ## Limits
-- Tiny by LCM standards and trained for minutes on a CPU, on about 4,500 English
+- Tiny by LCM standards and trained for an hour on a CPU, on about 4,500 English
   documents (software manuals and the World English Bible): continuations are topical
-  at best, often generic or repetitive, and read only as well as the codec decodes.
+  at best, often generic, and read only as well as the codec decodes.
 - Only meaningful with the demo codec; with SONAR, train your own LCM.
 """
 

@@ -16,7 +16,7 @@ from engine.demo.card_sections import (
     set_sampler_section,
     set_tuning_section,
 )
-from engine.demo.cards import curve_rows, lcm_status, write_quant_card
+from engine.demo.cards import curve_rows, lcm_status, lcm_targets, write_quant_card
 from engine.demo.lcm_stages import bundle_lcm
 from engine.eval.concept_checks import WAYS, repeat_threshold
 from engine.lcm import build_model, load_lcm, preset
@@ -83,6 +83,23 @@ def test_lcm_card_says_which_diffusion_model_misses_the_baselines():
     assert status.endswith("one_tower does not beat both baselines.")
     results["one_tower"]["next_concept"]["contrastive_accuracy"] = 0.72
     assert lcm_status(results).endswith("two_tower and one_tower beat both baselines.")
+
+
+def test_lcm_card_holds_the_bundled_model_to_a_writers_targets():
+    writer = {"regen_word_rate": 0.86, "round_trip_word_rate": 0.88, "regen_distinct": 1.0,
+              "continuation_rep_4": 0.02, "held_out_rep_4": 0.01}  # fmt: skip
+    results = {
+        "two_tower": {"next_concept": {"contrastive_accuracy": 0.80}, "writer": writer},
+        "baselines": {"copy_previous": {"contrastive_accuracy": 0.71}},
+    }
+    targets = lcm_targets(results)
+    assert "contrastive accuracy 0.800 (copy-previous 0.710 + 0.1): misses" in targets
+    # the codec's own round trip (88 %) is below 90 %: 3 points below it is the bar
+    assert "dictionary-word rate 86.0% (>= 85.0%): meets" in targets
+    assert "distinct alternatives 100% (>= 75%): meets" in targets
+    assert "REP-4 0.0200 (<= the text's 0.0100): misses" in targets
+    results["two_tower"]["next_concept"]["contrastive_accuracy"] = 0.81
+    assert "+ 0.1): meets" in lcm_targets(results)
 
 
 def test_codec_trains_with_gpu_settings_on_cuda_and_explicit_values_win():
