@@ -45,7 +45,7 @@ from engine.codec.round_trip import round_trips
 from engine.lang import detect_language
 from engine.lcm.generation import NEVER
 from engine.lcm.quant_lcm import QuantLCM
-from engine.lcm.scoring import best_fitting
+from engine.lcm.scoring import DRAWN_PER_SHOWN, best_fitting
 from engine.segment import heading_level, split_paragraphs, split_sentences
 from storage import (
     ChangeView,
@@ -92,7 +92,6 @@ MAX_ALTERNATIVES = 8  # each one is decoded and shown: more do not fit a screen
 # are trained on bounded windows too), so more is out of distribution, and attention time
 # grows with the context on every call.
 CONTEXT_WINDOW = 128
-DRAWN_PER_SHOWN = 3  # regenerate draws 3K candidates and shows the K that lead on best
 # A quantized LCM's temperature divides the logits over each codebook's units: at 5 they
 # are five times flatter than the model learnt, past any useful variety (the page offers
 # 0 to 2), so a larger value is refused as a slip rather than sampled as noise.

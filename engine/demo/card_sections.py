@@ -18,6 +18,7 @@ from engine.demo.templates import (
 )
 from engine.eval import sampler_comparison, sampler_sweep
 from engine.eval.concept_checks import regenerate_table
+from engine.lcm.scoring import LEAD_SAMPLES, PREDICTION_STEPS
 
 
 def set_card_section(card: Path, heading: str, body: str) -> None:
@@ -44,7 +45,12 @@ def set_regenerate_section(card: Path, result: dict, data: str) -> None:
     """The held-out comparison of plain regenerate and regenerate that fits both sides
     (engine.eval.concept_checks.compare_regenerate) in an LCM card."""
     section = REGENERATE_INTRO.format(
-        data=data, table=regenerate_table(result), predictions=result["predictions"]
+        data=data,
+        table=regenerate_table(result),
+        predictions=result["predictions"],
+        drawn_per_shown=result["drawn"] // result["k"],
+        lead_samples=LEAD_SAMPLES,
+        prediction_steps=PREDICTION_STEPS,
     )
     set_card_section(card, REGENERATE_SECTION, section)
 

@@ -40,12 +40,12 @@ noise divided by a factor just above 1), measured on {data}
 REGENERATE_INTRO = (
     REGENERATE_SECTION
     + """ (bundled Two-Tower)
-The writer's regenerate draws 3K candidates from the concepts before a sentence and
-shows the K whose continuation (the LCM's prediction of the next concept after the
-candidate, 4 draws of 10 DDIM steps) comes closest to the sentence that really follows;
-plain regenerate shows K draws. Cosine of the alternatives to the sentence that was really there, at
-{predictions} held-out positions with a sentence after them ({data};
-`engine/eval/concept_checks.py`, seed 0):
+The writer's regenerate draws {drawn_per_shown}K candidates from the concepts before a
+sentence and shows the K whose continuation (the LCM's prediction of the next concept
+after the candidate, {lead_samples} draws of {prediction_steps} DDIM steps) comes closest
+to the sentence that really follows; plain regenerate shows K draws. Cosine of the
+alternatives to the sentence that was really there, at {predictions} held-out positions
+with a sentence after them ({data}; `engine/eval/concept_checks.py`, seed 0):
 
 {table}"""
 )

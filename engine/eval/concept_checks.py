@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from engine.lcm.scoring import NextConceptModel, best_fitting
+from engine.lcm.scoring import DRAWN_PER_SHOWN, NextConceptModel, best_fitting
 
 WAYS = ("plain", "fits_both_sides")
 FIGURES = ("first", "best", "mean")
@@ -30,7 +30,7 @@ def regenerate_cases(
     model: NextConceptModel,
     docs: Sequence[dict],
     k: int = 4,
-    drawn: int = 12,
+    drawn: int = DRAWN_PER_SHOWN * 4,
     positions: int = 4,
     seed: int = 0,
 ) -> Iterator[dict[str, torch.Tensor]]:
@@ -74,7 +74,7 @@ def compare_regenerate(
     model: NextConceptModel,
     docs: Sequence[dict],
     k: int = 4,
-    drawn: int = 12,
+    drawn: int = DRAWN_PER_SHOWN * 4,
     positions: int = 4,
     seed: int = 0,
 ) -> dict:

@@ -52,13 +52,21 @@ def follows(candidates: torch.Tensor) -> torch.Tensor:
 # 0.386) at a quarter of the cost. Models without DDIM steps ignore the option.
 PREDICTION_STEPS = 10
 
+# How many candidates a regenerate draws per alternative shown, and how many predictions
+# judge how each leads on. On 120 held-out positions of the demo corpus (tuning
+# documents, none the card reports on), the alternative listed first is as close to the
+# true sentence with 2 x K candidates and 2 predictions (cosine 0.9784) as with 3 x K and
+# 4 (0.9779), at under half the cost.
+DRAWN_PER_SHOWN = 2
+LEAD_SAMPLES = 2
+
 
 def leads_on(
     model: NextConceptModel,
     context: torch.Tensor,
     candidates: torch.Tensor,
     following: torch.Tensor,
-    samples: int = 4,
+    samples: int = LEAD_SAMPLES,
     seed: int = 0,
 ) -> torch.Tensor:
     """For each candidate, the mean cosine of `samples` next-concept predictions from
@@ -79,7 +87,7 @@ def best_fitting(
     shown: int,
     drawn: int,
     seed: int,
-    samples: int = 4,
+    samples: int = LEAD_SAMPLES,
     **options: Any,
 ) -> Scored:
     """Draw `drawn` candidates after `context` and keep the `shown` that lead on best to

@@ -174,6 +174,7 @@ def test_regenerate_and_repeat_sections_are_written_once_and_state_their_figures
     text = card.read_text()
     assert text.count("## Regenerate that fits both sides") == 1
     assert "| fits both sides (best 4 of 12) | 0.4000 | 0.5500 | 0.3000 |" in text
+    assert "draws 3K candidates" in text and "2 draws of 10 DDIM steps" in text
     flagged = repeat_threshold(np.array([0.9, 0.8, 0.7]), np.array([0.1, 0.2, 0.75, 0.3]))
     assert flagged["threshold"] == pytest.approx(0.5)  # midway below the chosen cosine 0.7
     assert flagged["paraphrases_flagged"] == 1.0 and flagged["neighbours_flagged"] == 0.25
