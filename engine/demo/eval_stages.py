@@ -19,13 +19,13 @@ from engine.data.shards import read_documents
 from engine.demo.constants import EVAL_DOCS, EVAL_POSITIONS, REGENERATE_DOCS, RVQ_HELDOUT
 from engine.eval import concept_metrics as cm
 from engine.eval import sampler_sweep
-from engine.eval.concept_checks import compare_regenerate
+from engine.eval.concept_checks import compare_regenerate, pair_cosines, repeat_threshold
 from engine.eval.evaluate import EvalConfig, evaluate, usable_documents
 from engine.eval.rvq_curve import autoencoding_curve
 from engine.eval.sampler_comparison import compare_samplers
 from engine.eval.writer_metrics import load_word_list
 from engine.lcm import ResidualVQ, load_lcm
-from engine.paths import WORD_LIST
+from engine.paths import ASSETS, WORD_LIST
 
 
 def rvq_curve(work: Path, codec_dir: Path) -> dict:
@@ -135,4 +135,34 @@ def regenerate_comparison(work: Path, model: Path) -> dict:
         docs = usable_documents(work / "shards", "valid", REGENERATE_DOCS)
         result = compare_regenerate(load_lcm(model, device="cpu"), docs)
         out.write_text(json.dumps(result, indent=2) + "\n")
+    return json.loads(out.read_text())
+
+
+EVERYDAY_NEIGHBOURS = 200  # lines of assets/eval/everyday_en.txt whose neighbours are pairs
+NEIGHBOUR_DOCS = 25  # tuning documents whose consecutive sentences are pairs
+
+
+def repeat_cosine(work: Path, codec_dir: Path) -> dict:
+    """The cosine above which the writer flags two sentences as saying the same thing
+    (engine.eval.concept_checks.repeat_threshold), for this codec: the everyday
+    paraphrase pairs of assets/eval against unrelated neighbours (consecutive everyday
+    lines and consecutive sentences of tuning documents); cached."""
+    out = work / "eval" / "repeat.json"
+    if not out.exists():
+        codec = load_codec(codec_dir, device="cpu")
+        lines = (ASSETS / "eval" / "everyday_paraphrases.tsv").read_text().splitlines()[1:]
+        originals, paraphrases = zip(*(line.split("\t") for line in lines), strict=True)
+        everyday = (ASSETS / "eval" / "everyday_en.txt").read_text().splitlines()
+        everyday = codec.encode([s for s in everyday if s.strip()][:EVERYDAY_NEIGHBOURS])
+        docs = [torch.from_numpy(d["embeddings"]) for d in tuning_documents(work)]
+        documents = np.concatenate([pair_cosines(d[:-1], d[1:]) for d in docs[:NEIGHBOUR_DOCS]])
+        prose = pair_cosines(everyday[:-1], everyday[1:])
+        found = repeat_threshold(
+            pair_cosines(codec.encode(list(originals)), codec.encode(list(paraphrases))),
+            np.concatenate([prose, documents]),
+        )
+        found["everyday_neighbours_flagged"] = float((prose >= found["threshold"]).mean())
+        found["document_neighbours_flagged"] = float((documents >= found["threshold"]).mean())
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(found, indent=2) + "\n")
     return json.loads(out.read_text())

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from engine.demo.card_sections import (
     set_regenerate_section,
+    set_repeat_section,
     set_sampler_section,
     set_tuning_section,
 )
@@ -27,6 +28,7 @@ from engine.demo.eval_stages import (
     baseline_metrics,
     eval_lcm,
     regenerate_comparison,
+    repeat_cosine,
     rvq_curve,
     sampler_comparison,
     sampler_tuning,
@@ -57,6 +59,12 @@ def build_demo_assets(cfg: DemoAssetsConfig) -> dict:
         work, assets, minutes=cfg.codec_minutes, device=cfg.codec_device
     )
     build_shards(work, codec_dir)
+    pairs = (
+        "`assets/eval/everyday_paraphrases.tsv`, everyday sentences each with a paraphrase "
+        "written for this project; neighbours: consecutive lines of `assets/eval/everyday_en.txt`"
+        " and consecutive sentences of held-out tuning documents"
+    )
+    set_repeat_section(codec_dir / "README.md", repeat_cosine(work, codec_dir), pairs)
     curve = None
     if set(cfg.lcm_types) & set(QUANT_TYPES):
         build_rvq(work)
