@@ -158,13 +158,14 @@ def test_bag_of_words_loss_is_added_and_trains_the_encoder(codec):
     not is_demo_checkpoint(DEMO_CODEC_DIR), reason="no bundled demo codec (lcm-writer demo-assets)"
 )
 def test_bundled_codec_round_trips_ordinary_sentences():
-    """The trained codec's round trips resemble their inputs and re-encode next to them."""
+    """The trained codec's round trips of sentences like those it trained on (manuals and
+    a Bible) resemble their inputs and re-encode next to them."""
     codec = load_codec("demo", device="cpu")
     sentences = [
-        "The function returns a list of strings.",
-        "Install the package with apt before you start the service.",
-        "This module provides access to the operating system.",
-        "Each line of the file is read into memory.",
+        "Click the button to open the dialog box.",
+        "Select the text that you want to copy.",
+        "The file is saved in the current folder.",
+        "And God said to Moses, go to the people.",
     ]
     concepts = codec.encode(sentences)
     decoded = codec.decode(concepts)
