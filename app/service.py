@@ -104,7 +104,7 @@ MISREAD_COSINE = 0.9
 # Two sentences of a document this close in concept space (cosine) say the same thing:
 # set for the bundled codec on held-out pairs, paraphrases against unrelated neighbours
 # (assets/demo/codec/README.md, "Repeated meaning threshold"); another codec needs its own.
-REPEAT_COSINE = 0.985
+REPEAT_COSINE = 0.64
 TEXT_TRUTH = (Origin.TYPED, Origin.IMPORTED)  # origins whose text, not concept, is the truth
 LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(.+)$")
 EXPORT_FORMATS = ("md", "txt", "json")

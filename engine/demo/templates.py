@@ -147,9 +147,7 @@ concept over whole documents, wrapped at 128 concepts), on this 2-core CPU.
   only as faithfully as its round trips.
 - Contrastive accuracy on held-out documents ({positions} positions per document): {status}
 - Against the targets of a writer's LCM: {targets}
-- The bundled Two-Tower samples with the settings chosen in "Sampler tuning" below, on
-  held-out documents that no figure here reads; the models compared with it sample at
-  guidance 3. Pass `guidance_scale` per call for sharper but more repetitive suggestions.
+- {sampler}
 
 ## Results on held-out documents
 Next-concept metrics of the paper's section 2.4 (`lcm-writer eval`, split `valid`, the
