@@ -18,8 +18,8 @@ continuations beside the held-out text's own, and how many of 20 seeded expansio
 sentences got all 5. Guidance sharpens the next concept, so accuracy rises with it, but
 successive concepts converge: expansions stop short and continuations loop. Among the
 values whose expansions all reach their length and whose continuations repeat no more
-than real text, the most accurate wins; for steps, the fewest within 0.005 of the best
-accuracy, since a writer waits for every step. Chosen: {verdict}.
+than real text, the most accurate wins; for steps, the fewest within {tolerance:g} of the
+best accuracy, since a writer waits for every step. Chosen: {verdict}.
 
 {tables}"""
 )
