@@ -79,4 +79,5 @@ def _tuning_section(tuned: dict, data: str) -> str:
         + sampler_sweep.markdown_table(s["rows"], s["option"], s["tolerance"])
         for s in tuned["sweeps"]
     )
-    return TUNING_INTRO.format(data=data, verdict=verdict, tables=tables)
+    tolerance = next(g.tolerance for g in sampler_sweep.TUNING if g.option == "steps")
+    return TUNING_INTRO.format(data=data, verdict=verdict, tables=tables, tolerance=tolerance)

@@ -19,6 +19,7 @@ from engine.demo.constants import (
 )
 from engine.demo.templates import CODEC_CARD, LCM_CARD, QUANT_CARD
 from engine.eval.writer_metrics import examples_markdown
+from engine.lcm import SamplerConfig
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:
@@ -117,9 +118,32 @@ def lcm_targets(results: dict) -> str:
     return "; ".join(f"{text}: {'meets' if ok else 'misses'}" for text, ok in checks) + "."
 
 
-def write_lcm_card(path: Path, results: dict, codec: dict, work: Path) -> None:
+TUNED = (
+    'The bundled Two-Tower samples with the settings chosen in "Sampler tuning" below, on '
+    "held-out documents that no figure here reads; the models compared with it sample at "
+    "guidance 3. Pass `guidance_scale` per call for sharper but more repetitive suggestions."
+)
+UNTUNED = (
+    "The bundled Two-Tower samples at its training-time defaults (guidance {guidance:g}, "
+    "rescale {rescale:g}, {steps} steps): its sampler has not been tuned yet "
+    "(`engine.eval.sampler_sweep.tune`, run by `lcm-writer demo-assets`)."
+)
+
+
+def untuned_sampler() -> str:
+    """UNTUNED with the sampler settings the demo recipe trains into the model."""
+    defaults = SamplerConfig()
+    return UNTUNED.format(
+        guidance=LCM_OVERRIDES.get("model.sampler.guidance_scale", defaults.guidance_scale),
+        rescale=defaults.guidance_rescale,
+        steps=defaults.steps,
+    )
+
+
+def write_lcm_card(path: Path, results: dict, codec: dict, work: Path, tuned: bool) -> None:
     """`results`: model type -> `lcm-writer eval` output, plus "baselines"; `codec`: the
-    codec report. The sampler sections are added after (set_*_section)."""
+    codec report; `tuned`: whether the bundled model's sampler was tuned. The sampler
+    sections are added after (set_*_section)."""
     columns = ["l2", "round_trip_l2", "contrastive_accuracy", "paraphrasing"]
     rows = [
         {"model": name, **{c: r["next_concept"].get(c, "-") for c in columns}}
@@ -154,6 +178,7 @@ def write_lcm_card(path: Path, results: dict, codec: dict, work: Path) -> None:
             everyday_bleu=codec["everyday"]["autobleu"],
             status=lcm_status(results),
             targets=lcm_targets(results) if BUNDLED_LCM in results else "not measured.",
+            sampler=TUNED if tuned else untuned_sampler(),
             positions=EVAL_POSITIONS,
             table=_table(rows, ["model", *columns]),
             sections="\n".join(details),

@@ -69,9 +69,7 @@ def baseline_metrics(
     samples (same seed): copy the previous concept; predict the mean training concept."""
     train_docs = read_documents(work / "shards", "train", None)
     mean = torch.from_numpy(np.concatenate([d["embeddings"] for d in train_docs]).mean(0))
-    docs = [
-        d for d in read_documents(work / "shards", "valid", max_docs) if len(d["embeddings"]) >= 2
-    ]
+    docs = usable_documents(work / "shards", "valid", max_docs)
     rng = np.random.default_rng(seed)
     previous, targets, contexts = [], [], []
     for doc in docs:
@@ -110,8 +108,7 @@ def sampler_comparison(work: Path, model: Path, codec_dir: Path) -> list[dict]:
 def tuning_documents(work: Path) -> list[dict]:
     """Held-out documents EVAL_DOCS + 1 to 2 x EVAL_DOCS in shard order (those with two
     or more concepts): the sampler is tuned on these, which no reported figure reads."""
-    docs = read_documents(work / "shards", "valid", 2 * EVAL_DOCS)[EVAL_DOCS:]
-    return [d for d in docs if len(d["embeddings"]) >= 2]
+    return usable_documents(work / "shards", "valid", EVAL_DOCS, skip=EVAL_DOCS)
 
 
 def sampler_tuning(work: Path, model: Path, codec_dir: Path) -> dict:

@@ -83,7 +83,7 @@ def build_demo_assets(cfg: DemoAssetsConfig) -> dict:
     results["baselines"] = baseline_metrics(work)
     (work / "eval" / "lcms.json").write_text(json.dumps(results, indent=2) + "\n")
     card = assets / "lcm" / "README.md"
-    write_lcm_card(card, results, codec, work)
+    write_lcm_card(card, results, codec, work, tuned=tuned is not None)
     if BUNDLED_LCM in finals:
         data = "the held-out documents (split valid) of the demo corpus"
         set_sampler_section(card, sampler_comparison(work, finals[BUNDLED_LCM], codec_dir), data)

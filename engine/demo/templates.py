@@ -18,8 +18,8 @@ continuations beside the held-out text's own, and how many of 20 seeded expansio
 sentences got all 5. Guidance sharpens the next concept, so accuracy rises with it, but
 successive concepts converge: expansions stop short and continuations loop. Among the
 values whose expansions all reach their length and whose continuations repeat no more
-than real text, the most accurate wins; for steps, the fewest within 0.005 of the best
-accuracy, since a writer waits for every step. Chosen: {verdict}.
+than real text, the most accurate wins; for steps, the fewest within {tolerance:g} of the
+best accuracy, since a writer waits for every step. Chosen: {verdict}.
 
 {tables}"""
 )
@@ -147,9 +147,7 @@ concept over whole documents, wrapped at 128 concepts), on this 2-core CPU.
   only as faithfully as its round trips.
 - Contrastive accuracy on held-out documents ({positions} positions per document): {status}
 - Against the targets of a writer's LCM: {targets}
-- The bundled Two-Tower samples with the settings chosen in "Sampler tuning" below, on
-  held-out documents that no figure here reads; the models compared with it sample at
-  guidance 3. Pass `guidance_scale` per call for sharper but more repetitive suggestions.
+- {sampler}
 
 ## Results on held-out documents
 Next-concept metrics of the paper's section 2.4 (`lcm-writer eval`, split `valid`, the

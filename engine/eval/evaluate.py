@@ -56,14 +56,16 @@ class EvalConfig:
     writer_words: Path | None = None
 
 
-def usable_documents(data: str | Path, split: str, max_docs: int) -> list[dict]:
-    """Up to max_docs documents of `split` with two or more concepts (a context and a next
-    concept to predict); at least two are needed (contrastive accuracy compares them)."""
-    docs = [d for d in read_documents(data, split, max_docs) if len(d["embeddings"]) >= 2]
+def usable_documents(data: str | Path, split: str, max_docs: int, skip: int = 0) -> list[dict]:
+    """Of the documents of `split` after the first `skip`, up to max_docs with two or more
+    concepts (a context and a next concept to predict); at least two are needed
+    (contrastive accuracy compares them)."""
+    read = read_documents(data, split, skip + max_docs)[skip:]
+    docs = [d for d in read if len(d["embeddings"]) >= 2]
     if len(docs) < 2:
         raise ValueError(
-            f"split {split!r} of {data} has {len(docs)} usable document(s); "
-            "evaluation needs at least 2 with 2 or more concepts"
+            f"split {split!r} of {data} has {len(docs)} usable document(s) after the first "
+            f"{skip}; evaluation needs at least 2 with 2 or more concepts"
         )
     return docs
 
