@@ -16,7 +16,7 @@ from engine.demo.templates import (
     TUNING_INTRO,
     TUNING_SECTION,
 )
-from engine.eval import sampler_comparison, sampler_sweep
+from engine.eval import generation_thresholds, sampler_comparison, sampler_sweep
 from engine.eval.concept_checks import regenerate_table
 from engine.lcm.scoring import LEAD_SAMPLES, PREDICTION_STEPS
 
@@ -36,8 +36,8 @@ def set_sampler_section(card: Path, rows: list[dict], data: str) -> None:
 
 
 def set_tuning_section(card: Path, tuned: dict, data: str) -> None:
-    """The sampler-tuning section (engine.eval.sampler_sweep.tune's result); `data` says
-    what it was tuned on."""
+    """The tuning section (engine.demo.eval_stages.sampler_tuning's result: the stopping
+    thresholds and the sampler); `data` says what it was tuned on."""
     set_card_section(card, TUNING_SECTION, _tuning_section(tuned, data))
 
 
@@ -80,4 +80,15 @@ def _tuning_section(tuned: dict, data: str) -> str:
         for s in tuned["sweeps"]
     )
     tolerance = next(g.tolerance for g in sampler_sweep.TUNING if g.option == "steps")
-    return TUNING_INTRO.format(data=data, verdict=verdict, tables=tables, tolerance=tolerance)
+    generation = tuned["generation"]
+    return TUNING_INTRO.format(
+        data=data,
+        verdict=verdict,
+        tables=tables,
+        tolerance=tolerance,
+        real_repeats=generation_thresholds.REAL_REPEATS,
+        generation_verdict=", ".join(
+            f"{option} **{value:g}**" for option, value in generation["chosen"].items()
+        ),
+        thresholds=generation_thresholds.markdown_tables(generation),
+    )

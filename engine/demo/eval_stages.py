@@ -21,6 +21,7 @@ from engine.eval import concept_metrics as cm
 from engine.eval import sampler_sweep
 from engine.eval.concept_checks import compare_regenerate, pair_cosines, repeat_threshold
 from engine.eval.evaluate import EvalConfig, evaluate, usable_documents
+from engine.eval.generation_thresholds import tune_thresholds
 from engine.eval.rvq_curve import autoencoding_curve
 from engine.eval.sampler_comparison import compare_samplers
 from engine.eval.writer_metrics import load_word_list
@@ -112,14 +113,19 @@ def tuning_documents(work: Path) -> list[dict]:
 
 
 def sampler_tuning(work: Path, model: Path, codec_dir: Path) -> dict:
-    """The bundled LCM's sampler tuned on `tuning_documents` (engine.eval.sampler_sweep
-    .tune); cached."""
+    """The bundled LCM's stopping thresholds (engine.eval.generation_thresholds), then its
+    sampler at those thresholds (engine.eval.sampler_sweep.tune), both tuned on
+    `tuning_documents`: sampler_sweep.tune's result plus "generation"; cached."""
     out = work / "eval" / "sampler_tuning.json"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         codec, lcm = load_codec(codec_dir, device="cpu"), load_lcm(model, device="cpu")
-        tuned = sampler_sweep.tune(lcm, codec, tuning_documents(work), load_word_list(WORD_LIST))
-        out.write_text(json.dumps(tuned, indent=2) + "\n")
+        docs = tuning_documents(work)
+        thresholds = tune_thresholds(lcm, docs)
+        for option, value in thresholds["chosen"].items():
+            setattr(lcm.config.generation, option, value)
+        tuned = sampler_sweep.tune(lcm, codec, docs, load_word_list(WORD_LIST))
+        out.write_text(json.dumps({**tuned, "generation": thresholds}, indent=2) + "\n")
     return json.loads(out.read_text())
 
 

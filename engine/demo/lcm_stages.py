@@ -38,13 +38,18 @@ def train_lcm(
     return out / FINAL
 
 
-def bundle_lcm(final: Path, target: Path, sampler: Mapping[str, Any] | None = None) -> None:
+def bundle_lcm(
+    final: Path,
+    target: Path,
+    sampler: Mapping[str, Any] | None = None,
+    generation: Mapping[str, Any] | None = None,
+) -> None:
     """Copy an LCM checkpoint with its weight matrices in fp16 (normaliser and EOT stay
-    fp32: they are statistics, not weights) and `sampler` settings (tuned on held-out
-    documents) over its training-time defaults."""
+    fp32: they are statistics, not weights) and `sampler` and `generation` settings (tuned
+    on held-out documents) over its training-time defaults."""
     config, state = checkpoint.read(final)
-    if sampler:
-        config["sampler"] = {**config["sampler"], **sampler}
+    config["sampler"] = {**config["sampler"], **(sampler or {})}
+    config["generation"] = {**config["generation"], **(generation or {})}
     half = {
         k: v.half() if v.is_floating_point() and not k.startswith(("normalizer", "eot")) else v
         for k, v in state.items()

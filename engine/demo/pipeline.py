@@ -75,7 +75,9 @@ def build_demo_assets(cfg: DemoAssetsConfig) -> dict:
     tuned = None
     if BUNDLED_LCM in finals:  # tuned first: the figures below are of the model as shipped
         tuned = sampler_tuning(work, finals[BUNDLED_LCM], codec_dir)
-        bundle_lcm(finals[BUNDLED_LCM], assets / "lcm", tuned["chosen"])
+        bundle_lcm(
+            finals[BUNDLED_LCM], assets / "lcm", tuned["chosen"], tuned["generation"]["chosen"]
+        )
         finals[BUNDLED_LCM] = assets / "lcm"
     if BUNDLED_QUANT in finals:
         bundle_lcm(finals[BUNDLED_QUANT], assets / "quant_lcm")

@@ -9,17 +9,27 @@ REPEAT_SECTION = "## Repeated meaning threshold"
 TUNING_INTRO = (
     TUNING_SECTION
     + """ (bundled Two-Tower, tuned on held-out documents)
-The bundled sampler's settings are chosen on {data}, which the figures above never read:
-`engine.eval.sampler_sweep.tune` sweeps the guidance scale, then its rescale, then the
-number of denoising steps, each at the values chosen before it, at the same positions
-and starting noise. Each value is scored by next-concept accuracy and l2, the decoded K=4
-regenerations' dictionary-word rate and distinct bigrams, REP-4 of 5-sentence
-continuations beside the held-out text's own, and how many of 20 seeded expansions by 5
-sentences got all 5. Guidance sharpens the next concept, so accuracy rises with it, but
-successive concepts converge: expansions stop short and continuations loop. Among the
-values whose expansions all reach their length and whose continuations repeat no more
-than real text, the most accurate wins; for steps, the fewest within {tolerance:g} of the
-best accuracy, since a writer waits for every step. Chosen: {verdict}.
+The bundled settings are chosen on {data}, which the figures above never read.
+
+First, when generation stops (`engine.eval.generation_thresholds`): the end-of-text
+threshold that best separates the model's next concept at the end of a document from
+one inside it (share stopped at the end minus share stopped inside; on a tie the higher
+threshold), and the lowest repetition threshold at which at most {real_repeats:.0%} of
+real sentences would count as repeating an earlier one of their document. Chosen:
+{generation_verdict}.
+
+{thresholds}
+Then, at those thresholds, `engine.eval.sampler_sweep.tune` sweeps the guidance scale,
+then its rescale, then the number of denoising steps, each at the values chosen before
+it, at the same positions and starting noise. Each value is scored by next-concept
+accuracy and l2, the decoded K=4 regenerations' dictionary-word rate and distinct
+bigrams, REP-4 of 5-sentence continuations beside the held-out text's own, and how many
+of 20 seeded expansions by 5 sentences got all 5. Guidance sharpens the next concept, so
+accuracy rises with it, but successive concepts converge: expansions stop short and
+continuations loop. Among the values whose expansions all reach their length and whose
+continuations repeat no more than real text, the most accurate wins; for steps, the
+fewest within {tolerance:g} of the best accuracy, since a writer waits for every step.
+Chosen: {verdict}.
 
 {tables}"""
 )

@@ -44,6 +44,16 @@ def test_bundled_lcm_is_fp16_but_keeps_normaliser_and_eot_exact(tmp_path):
     torch.testing.assert_close(a, b, atol=0.05, rtol=0.05)
 
 
+def test_bundled_lcm_carries_the_tuned_sampler_and_stopping_thresholds(tmp_path):
+    build_model(preset("toy", dim=32)).save_pretrained(tmp_path / "full")
+    bundle_lcm(tmp_path / "full", tmp_path / "bundle", {"steps": 7}, {"eot_threshold": 0.99})
+    config = load_lcm(tmp_path / "bundle", device="cpu").config
+    assert config.sampler.steps == 7 and config.generation.eot_threshold == 0.99
+    default = load_lcm(tmp_path / "full", device="cpu").config
+    assert config.generation.repeat_threshold == default.generation.repeat_threshold
+    assert config.sampler.guidance_scale == default.sampler.guidance_scale
+
+
 def _report(everyday: float, round_trip: float, retrieval: float) -> dict:
     pairs = {"retrieval_from_eng": retrieval, "retrieval_to_eng": 0.9, "bleu_from_eng": 1.0}
     return {
@@ -150,12 +160,19 @@ def test_tuning_section_sits_beside_the_sampler_section_and_names_the_choices(tm
             {"option": "guidance_scale", "tolerance": None, "rows": guidance},
             {"option": "steps", "tolerance": 0.005, "rows": steps},
         ],
+        "generation": {
+            "chosen": {"eot_threshold": 0.99, "repeat_threshold": 0.999},
+            "end_of_text": [{"eot_threshold": 0.99, "stopped_at_end": 0.75, "stopped_inside": 0.0}],
+            "repeat": [{"repeat_threshold": 0.999, "real_repeats": 0.074}],
+        },
     }
     set_tuning_section(card, tuned, "tuning docs")
     text = card.read_text()
     assert text.index("## Sampler variants") < text.index("## Sampler tuning")
     assert "Chosen: guidance_scale **3**, steps **20**." in text and "tuning docs" in text
     assert "| 8 | 0.6800 |" in text and "3 of 20" in text and "| **20** | 0.6480 |" in text
+    assert "eot_threshold **0.99**, repeat_threshold **0.999**" in text
+    assert "| **0.99** | 0.750 | 0.000 |" in text and "| **0.999** | 0.074 |" in text
     tuned["chosen"].pop("steps")
     set_tuning_section(card, tuned, "tuning docs")
     again = card.read_text()

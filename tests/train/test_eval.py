@@ -7,7 +7,7 @@ import torch
 
 from engine.data.shards import END_OF_TEXT
 from engine.eval import evaluate as eval_lib
-from engine.eval import sampler_sweep
+from engine.eval import generation_thresholds, sampler_sweep
 from engine.eval.concept_checks import FIGURES, WAYS, compare_regenerate, regenerate_cases
 from engine.eval.mutual_information import UnigramCacheLM
 from engine.eval.sampler_comparison import VARIANTS, compare_samplers, markdown_table
@@ -205,3 +205,44 @@ def test_the_held_out_regenerate_comparison_scores_both_ways_at_seeded_positions
     case = next(regenerate_cases(model, docs[1:2], k=2, drawn=4, positions=3, seed=1))
     expected = torch.cosine_similarity(plain, rows[1][None], dim=-1)
     torch.testing.assert_close(case["plain"], expected)
+
+
+def test_stopping_thresholds_are_measured_on_document_ends_and_real_repeats(setup):
+    root, codec, model = setup
+    docs = eval_lib.usable_documents(root / "s", "valid", 32)
+    tuned = generation_thresholds.tune_thresholds(model, docs)
+    ends = tuned["end_of_text"]
+    assert [r["eot_threshold"] for r in ends] == list(generation_thresholds.EOT_GRID)
+    assert all(r["documents"] == 4 for r in ends)
+    for low, high in zip(ends, ends[1:], strict=False):  # a higher bar stops no more often
+        assert high["stopped_at_end"] <= low["stopped_at_end"]
+        assert high["stopped_inside"] <= low["stopped_inside"]
+    assert tuned == generation_thresholds.tune_thresholds(model, docs)  # seeded
+    assert set(tuned["chosen"]) == {"eot_threshold", "repeat_threshold"}
+    table = generation_thresholds.markdown_tables(tuned)
+    assert f"| **{tuned['chosen']['eot_threshold']:g}** |" in table
+
+
+def test_the_repeat_rate_of_real_text_counts_each_sentence_against_earlier_ones():
+    unit = torch.eye(4)
+    near = torch.nn.functional.normalize(unit[0] + 0.01 * unit[1], dim=0)  # cosine 0.99995
+    doc = {"sentences": ["a", "b", "c", END_OF_TEXT],
+           "embeddings": torch.stack([unit[0], unit[2], near, unit[3]]).numpy()}  # fmt: skip
+    rows = generation_thresholds.repeat_rows([doc], grid=(0.9, 0.99999))
+    # "b" is unlike "a"; "c" nearly repeats "a" (two sentences after the first)
+    assert rows == [
+        {"repeat_threshold": 0.9, "real_repeats": 0.5, "sentences": 2},
+        {"repeat_threshold": 0.99999, "real_repeats": 0.0, "sentences": 2},
+    ]
+
+
+def test_the_chosen_thresholds_separate_ends_best_and_spare_real_text():
+    def end(t, at_end, inside):
+        return {"eot_threshold": t, "stopped_at_end": at_end, "stopped_inside": inside}
+
+    ends = [end(0.9, 0.97, 0.87), end(0.97, 0.75, 0.0), end(0.99, 0.75, 0.0)]
+    repeats = [{"repeat_threshold": t, "real_repeats": r}
+               for t, r in ((0.99, 0.43), (0.999, 0.07), (0.9995, 0.03))]  # fmt: skip
+    chosen = generation_thresholds.choose(ends, repeats)
+    assert chosen == {"eot_threshold": 0.99, "repeat_threshold": 0.999}  # tie: the higher
+    assert generation_thresholds.choose(ends, repeats[:1])["repeat_threshold"] == 0.99
