@@ -417,26 +417,24 @@ class WriterService:
 
     @refusals
     def expand(self, document_id: int, node_id: int, count: int) -> Expansion:
-        """`count` new sentences under a section, outline item or paragraph, planned from
-        everything before it, the item itself and what is already under it. Fewer only when
-        the model keeps repeating itself; `Expansion.shortfall` says so."""
+        """Exactly `count` new sentences under a section, outline item or paragraph, planned
+        from everything before it, the item itself and what is already under it."""
         count = _check_count(count, 1, MAX_EXPAND, "sentences")
         doc = self._document(document_id)
         node = self._node(doc, node_id)
         if node.kind is Kind.SENTENCE:
             raise ServiceError("Expand works on outline items and headings; use Continue here.")
-        # The writer asked for `count` sentences: do not stop early at end-of-text.
+        # The writer asked for `count` sentences: neither end-of-text nor a repeat (drawn
+        # again, the least repetitive draw kept) stops early.
         concepts = self.lcm.generate(
             self._context_through(doc, node),
             max_concepts=count,
             seed=self._seed(),
             eot_threshold=NEVER,
+            stop_on_repeat=False,
         )
         added = self._insert_generated(doc, concepts, node.language, parent_id=node.id)
-        shortfall = None
-        if len(added) < count:
-            shortfall = f"the model repeated itself after {len(added)} of {count} sentences"
-        return Expansion(node, tuple(added), count, shortfall)
+        return Expansion(node, tuple(added), count)
 
     @refusals
     def continue_after(self, document_id: int, node_id: int) -> Expansion:
@@ -445,8 +443,10 @@ class WriterService:
         doc = self._document(document_id)
         node = self._node(doc, node_id)
         context = self._context_through(doc, node)
-        # The writer asked for more text: the first sentence ignores end-of-text.
-        first = self.lcm.generate(context, max_concepts=1, seed=self._seed(), eot_threshold=NEVER)
+        # The writer asked for more text: the first sentence comes whatever the model thinks.
+        first = self.lcm.generate(
+            context, max_concepts=1, seed=self._seed(), eot_threshold=NEVER, stop_on_repeat=False
+        )
         rest = self.lcm.generate(
             torch.cat([context, first]), max_concepts=MAX_CONTINUE - 1, seed=self._seed()
         )
@@ -458,15 +458,10 @@ class WriterService:
         added = self._insert_generated(
             doc, concepts, node.language, parent_id=parent_id, position=position
         )
-        if not added:
-            raise ServiceError(
-                "The model only repeated what is already there, so nothing was added: "
-                "try again, or continue from another sentence."
-            )
         if len(added) == MAX_CONTINUE:
             reason = f"stopped at {MAX_CONTINUE} sentences: continue again for more"
         else:
-            reason = "the model ended the text there"
+            reason = "the model ended the text there or began repeating itself"
         return Expansion(node, tuple(added), MAX_CONTINUE, reason)
 
     @refusals

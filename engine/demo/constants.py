@@ -7,13 +7,14 @@ LCM_TYPES = ("two_tower", "base_lcm", "one_tower", "quant_lcm_d", "quant_lcm_c")
 QUANT_TYPES = ("quant_lcm_d", "quant_lcm_c")
 BUNDLED_LCM = "two_tower"
 BUNDLED_QUANT = "quant_lcm_d"  # bundled too: temperature / top-p are its sampling controls
-# The demo RVQ: RVQ_CODEBOOKS x RVQ_UNITS k-means codebooks on the ~85k training concepts
+# The demo RVQ: RVQ_CODEBOOKS x RVQ_UNITS k-means codebooks on RVQ_SAMPLE training concepts
 # (the paper: 64 x 8192 on 15M sentences). Fitted on 60k concepts of the bundled codec and
 # measured on 200 held-out sentences, all codebooks keep 47 % (32), 67 % (64) and 86 %
 # (128) of the continuous round trip's AutoBLEU: 128 x 256 (1,024 bits a concept, the
 # paper's 832) is the first of these to keep the paper's 70 %. See the Quant-LCM card.
 RVQ_CODEBOOKS = 128
 RVQ_UNITS = 256
+RVQ_SAMPLE = 60_000  # training concepts the k-means sees (what the sizes above were measured on)
 RVQ_HELDOUT = 500  # held-out sentences of the auto-encoding curve
 # The recipe's `demo` preset (d_model 384) would not fit beside the codec in the 40 MB
 # asset budget; d_model 256 halves it. Short run: the corpus is small (~85k concepts).

@@ -9,7 +9,7 @@ from engine.data import corpus
 from engine.data.normalizer_fit import FitNormalizerConfig, fit_normalizer
 from engine.data.prepare import PrepareConfig, prepare
 from engine.data.rvq_fit import FitRVQConfig, fit_rvq
-from engine.demo.constants import RVQ_CODEBOOKS, RVQ_UNITS
+from engine.demo.constants import RVQ_CODEBOOKS, RVQ_SAMPLE, RVQ_UNITS
 
 
 def build_shards(work: Path, codec_dir: Path) -> Path:
@@ -34,6 +34,12 @@ def build_rvq(work: Path) -> Path:
     path = work / "rvq.safetensors"
     if not path.exists():
         fit_rvq(
-            FitRVQConfig(shards=work / "shards", out=path, codebooks=RVQ_CODEBOOKS, units=RVQ_UNITS)
+            FitRVQConfig(
+                shards=work / "shards",
+                out=path,
+                codebooks=RVQ_CODEBOOKS,
+                units=RVQ_UNITS,
+                max_concepts=RVQ_SAMPLE,
+            )
         )
     return path

@@ -44,9 +44,12 @@ def rvq_curve(work: Path, codec_dir: Path) -> dict:
     return json.loads(out.read_text())
 
 
-def eval_lcm(work: Path, model: Path, codec_dir: Path, name: str) -> dict:
-    """`lcm-writer eval` of one LCM on the held-out documents, writer section included;
-    cached in <work>/eval/<name>."""
+def eval_lcm(
+    work: Path, model: Path, codec_dir: Path, name: str, generation: dict | None = None
+) -> dict:
+    """`lcm-writer eval` of one LCM on the held-out documents, writer section included,
+    stopping at `generation`'s thresholds (those tuned for the codec) where given; cached
+    in <work>/eval/<name>."""
     out = work / "eval" / name
     if not (out / "eval.json").exists():
         cfg = EvalConfig(
@@ -58,6 +61,7 @@ def eval_lcm(work: Path, model: Path, codec_dir: Path, name: str) -> dict:
             max_docs=EVAL_DOCS,
             positions=EVAL_POSITIONS,
             writer_words=WORD_LIST,
+            generation=generation,
         )
         evaluate(cfg)
     return json.loads((out / "eval.json").read_text())

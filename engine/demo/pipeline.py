@@ -81,7 +81,9 @@ def build_demo_assets(cfg: DemoAssetsConfig) -> dict:
         finals[BUNDLED_LCM] = assets / "lcm"
     if BUNDLED_QUANT in finals:
         bundle_lcm(finals[BUNDLED_QUANT], assets / "quant_lcm")
-    results = {t: eval_lcm(work, final, codec_dir, t) for t, final in finals.items()}
+    # every LCM stops at the thresholds tuned for this codec, so the comparison is fair
+    generation = tuned["generation"]["chosen"] if tuned else None
+    results = {t: eval_lcm(work, final, codec_dir, t, generation) for t, final in finals.items()}
     results["baselines"] = baseline_metrics(work)
     (work / "eval" / "lcms.json").write_text(json.dumps(results, indent=2) + "\n")
     card = assets / "lcm" / "README.md"

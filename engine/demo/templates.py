@@ -24,12 +24,12 @@ then its rescale, then the number of denoising steps, each at the values chosen 
 it, at the same positions and starting noise. Each value is scored by next-concept
 accuracy and l2, the decoded K=4 regenerations' dictionary-word rate and distinct
 bigrams, REP-4 of 5-sentence continuations beside the held-out text's own, and how many
-of 20 seeded expansions by 5 sentences got all 5. Guidance sharpens the next concept, so
-accuracy rises with it, but successive concepts converge: expansions stop short and
-continuations loop. Among the values whose expansions all reach their length and whose
-continuations repeat no more than real text, the most accurate wins; for steps, the
-fewest within {tolerance:g} of the best accuracy, since a writer waits for every step.
-Chosen: {verdict}.
+of 20 seeded expansions by 5 sentences got all 5 with no repeat left after resampling.
+Guidance sharpens the next concept, so accuracy rises with it, but successive concepts
+converge: expansions stop short and continuations loop. Among the values whose
+expansions all reach their length and whose continuations repeat no more than real text,
+the most accurate wins; for steps, the fewest within {tolerance:g} of the best accuracy,
+since a writer waits for every step. Chosen: {verdict}.
 
 {tables}"""
 )

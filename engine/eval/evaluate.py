@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -54,6 +55,9 @@ class EvalConfig:
     # A word list of `lang`, one word a line (e.g. Debian's wamerican): adds the
     # writer-facing section (engine.eval.writer_metrics), off when None.
     writer_words: Path | None = None
+    # Stopping thresholds over the model's own (engine.lcm.config.GenerationConfig
+    # fields), e.g. those tuned for the codec, so that models compared stop alike.
+    generation: Mapping[str, float] | None = None
 
 
 def usable_documents(data: str | Path, split: str, max_docs: int, skip: int = 0) -> list[dict]:
@@ -192,6 +196,10 @@ def evaluate(cfg: EvalConfig, model=None, codec=None) -> dict:
         name = cfg.codec or shard_codec(list_shards(cfg.data)[0])["codec"]
         codec = load_codec(name, cfg.device)
     check_same_space(model, codec)
+    for option, value in (cfg.generation or {}).items():
+        if not hasattr(model.config.generation, option):
+            raise ValueError(f"generation has no option {option!r}")
+        setattr(model.config.generation, option, value)
     sentences = [s for d in docs for s in d["sentences"] if s != END_OF_TEXT]
     with torch.inference_mode():
         results = {
@@ -220,6 +228,7 @@ def evaluate(cfg: EvalConfig, model=None, codec=None) -> dict:
         "documents": len(docs),
         "sentences": min(len(sentences), cfg.max_sentences),
         "predictions": results["next_concept"].pop("predictions"),
+        "generation": dataclasses.asdict(model.config.generation),
     }
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,9 @@ positions with the same starting noise; `tune` sweeps several options one after 
 each at the values already chosen.
 
 A value is acceptable when expanding by `n` sentences (end of text ignored, as the app's
-Expand does) gives exactly `n` in every one of `tries` seeded expansions, and the decoded
+Expand does) reaches `n` in every one of `tries` seeded expansions without a concept that
+repeats an earlier one even after resampling (the app's Expand would keep the least
+repetitive draw there; the sweep counts that as a failure), and the decoded
 5-sentence continuations repeat 4-grams no more than the held-out text itself (REP-4);
 among those, the highest contrastive accuracy wins. Guidance sharpens the next concept
 (accuracy rises with it) but makes successive concepts converge, so the repetition check
@@ -52,8 +54,9 @@ COLUMNS = ("contrastive_accuracy", "l2", "regen_word_rate", "regen_distinct_2",
 
 
 def exact_expansions(model, docs: list[dict], n: int, tries: int, seed: int, **options) -> int:
-    """How many of `tries` seeded n-concept expansions reach n concepts; try i continues
-    the first CONTEXT concepts of document i (cycling through `docs`)."""
+    """How many of `tries` seeded n-concept expansions reach n concepts with no repeat left
+    after resampling; try i continues the first CONTEXT concepts of document i (cycling
+    through `docs`)."""
     usable = [d for d in docs if len(d["embeddings"]) >= CONTEXT]
     if not usable:
         raise ValueError(f"no document has {CONTEXT} or more concepts to expand from")

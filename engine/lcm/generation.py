@@ -133,12 +133,13 @@ def sample_next(
     return sample_next_batch(model, [context], num_samples, seed, **options)[0]
 
 
-def _repeats(raw, history, history_valid, threshold: float) -> torch.Tensor:
-    """Rows of `raw` [B, dim] whose cosine to an earlier concept reaches `threshold`."""
+def _nearest(raw, history, history_valid) -> torch.Tensor:
+    """Per row of `raw` [B, dim]: its highest cosine to an earlier concept (-inf: none, so
+    that no threshold makes a first concept a repeat)."""
     if not history.shape[1]:
-        return torch.zeros(len(raw), dtype=torch.bool, device=raw.device)
+        return torch.full((len(raw),), float("-inf"), device=raw.device)
     similarity = F.cosine_similarity(raw[:, None], history, dim=-1)
-    return similarity.masked_fill(~history_valid, -1.0).max(dim=1).values >= threshold
+    return similarity.masked_fill(~history_valid, float("-inf")).max(dim=1).values
 
 
 def generate_batch(
@@ -149,12 +150,15 @@ def generate_batch(
     eot_threshold: float | None = None,
     repeat_threshold: float | None = None,
     resample_tries: int | None = None,
+    stop_on_repeat: bool = True,
     **options: Any,
 ) -> list[torch.Tensor]:
-    """New concepts (raw space) for each context. A sequence stops before a concept whose
-    cosine to `model.eot` reaches eot_threshold, or to an earlier concept of the same
-    sequence reaches repeat_threshold (above 1: never) even after `resample_tries` new
-    draws; None takes config.generation's."""
+    """New concepts (raw space) for each context. A concept whose cosine to an earlier one
+    of its sequence reaches repeat_threshold (above 1: never) is drawn again, up to
+    `resample_tries` times, keeping the draw least like the earlier ones; if even that one
+    repeats, the sequence stops there (with stop_on_repeat=False it goes on with it: a
+    writer who asked for n sentences gets n). A sequence also stops before a concept whose
+    cosine to `model.eot` reaches eot_threshold. None takes config.generation's."""
     if not contexts:
         return []
     if max_concepts < 0:
@@ -176,17 +180,22 @@ def generate_batch(
         for step in range(max_concepts):
             new = model.propose(state, 1, generator, sampler)[:, 0]
             raw = model.normalizer.denormalize(new)
-            repeats = _repeats(raw, history, history_valid, repeat_threshold)
+            nearest = _nearest(raw, history, history_valid)
             for _ in range(tries):
-                again = repeats & ~done
+                again = (nearest >= repeat_threshold) & ~done
                 if not again.any():
                     break
                 fresh = model.propose(state, 1, generator, sampler)[:, 0]
-                new = torch.where(again[:, None], fresh, new)
-                raw = model.normalizer.denormalize(new)
-                repeats = _repeats(raw, history, history_valid, repeat_threshold)
+                fresh_raw = model.normalizer.denormalize(fresh)
+                fresh_nearest = _nearest(fresh_raw, history, history_valid)
+                better = again & (fresh_nearest < nearest)
+                new = torch.where(better[:, None], fresh, new)
+                raw = torch.where(better[:, None], fresh_raw, raw)
+                nearest = torch.where(better, fresh_nearest, nearest)
             stop = F.cosine_similarity(raw, model.eot[None], dim=-1) >= eot_threshold
-            done |= stop | repeats
+            if stop_on_repeat:
+                stop |= nearest >= repeat_threshold
+            done |= stop
             for b in (~done).nonzero().flatten().tolist():
                 outputs[b].append(raw[b])
             if done.all() or step == max_concepts - 1:

@@ -350,3 +350,17 @@ def test_a_repeating_concept_is_drawn_again_before_generation_stops():
     assert torch.cosine_similarity(again, context).max() < threshold
     with pytest.raises(ValueError, match="resample_tries must be >= 0"):
         model.generate(context, max_concepts=1, resample_tries=-1)
+
+
+def test_without_stopping_on_repeats_the_least_repetitive_draw_is_kept():
+    model = toy_model("two_tower")
+    context = torch.randn(3, model.dim)
+    first = model.sample_next(context, 1, seed=5)[0]
+    # every draw "repeats" (threshold -1): resampled 8 times, then kept, never stopped on
+    kept = model.generate(context, max_concepts=4, seed=5, repeat_threshold=-1.0,
+                          eot_threshold=2.0, stop_on_repeat=False)  # fmt: skip
+    assert kept.shape == (4, model.dim)
+    assert model.generate(context, max_concepts=4, seed=5, repeat_threshold=-1.0).shape[0] == 0
+    nearest = torch.cosine_similarity(kept[0][None], context).max()
+    assert nearest <= torch.cosine_similarity(first[None], context).max()
+    assert not torch.equal(kept[0], first)  # a later draw was less like the context

@@ -1,5 +1,6 @@
 """`eval` end to end: tiny SONAR codec -> prepare -> a few training steps -> metrics."""
 
+import dataclasses
 import json
 
 import pytest
@@ -246,3 +247,17 @@ def test_the_chosen_thresholds_separate_ends_best_and_spare_real_text():
     chosen = generation_thresholds.choose(ends, repeats)
     assert chosen == {"eot_threshold": 0.99, "repeat_threshold": 0.999}  # tie: the higher
     assert generation_thresholds.choose(ends, repeats[:1])["repeat_threshold"] == 0.99
+
+
+def test_eval_stops_at_the_generation_thresholds_it_is_given(setup):
+    root, codec, _ = setup
+    cfg = eval_lib.EvalConfig(
+        model=root / "m" / FINAL, data=root / "s", out=root / "g", max_new=3, max_sentences=2,
+        noise_levels=(0.1,), device="cpu",
+        generation={"eot_threshold": 2.0, "repeat_threshold": 2.0},
+    )  # fmt: skip
+    results = eval_lib.evaluate(cfg, codec=codec)
+    assert results["setup"]["generation"]["eot_threshold"] == 2.0
+    assert results["generation"]["generated_concepts"] == 3  # nothing stops early
+    with pytest.raises(ValueError, match="generation has no option 'eot'"):
+        eval_lib.evaluate(dataclasses.replace(cfg, generation={"eot": 0.5}), codec=codec)
