@@ -15,6 +15,19 @@ def noise_levels(text: str) -> tuple[float, ...]:
     return tuple(float(x) for x in text.split(",") if x.strip())
 
 
+def thresholds(text: str) -> dict[str, float]:
+    """The flag's comma-separated settings, e.g. "eot_threshold=0.99" -> {"eot_threshold": 0.99}."""
+    settings = {}
+    for item in (x.strip() for x in text.split(",") if x.strip()):
+        name, _, value = item.partition("=")
+        try:
+            settings[name.strip()] = float(value)
+        except ValueError:
+            message = f"expected NAME=NUMBER, e.g. eot_threshold=0.99; got {item!r}"
+            raise argparse.ArgumentTypeError(message) from None
+    return settings
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="LCM checkpoint directory or 'demo'")
     parser.add_argument("--data", type=Path, required=True, help="shard directory")
@@ -54,6 +67,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=EvalConfig.writer_words,
         help="word list of --lang, one word a line (e.g. /usr/share/dict/american-english "
         "from Debian's wamerican): adds the writer-facing section (off when not given)",
+    )
+    parser.add_argument(
+        "--generation",
+        type=thresholds,
+        default=EvalConfig.generation,
+        help="stopping thresholds over the model's own, e.g. eot_threshold=0.99,"
+        "repeat_threshold=0.998 (those tuned for the codec: see the LCM card)",
     )
 
 
