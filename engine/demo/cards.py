@@ -15,6 +15,7 @@ from engine.demo.constants import (
     LCM_OVERRIDES,
     QUANT_TYPES,
     RVQ_CODEBOOKS,
+    RVQ_SAMPLE,
     RVQ_UNITS,
 )
 from engine.demo.templates import CODEC_CARD, LCM_CARD, QUANT_CARD
@@ -213,5 +214,5 @@ def write_quant_card(path: Path, curve: dict, results: dict) -> None:
         codebooks=RVQ_CODEBOOKS, units=RVQ_UNITS, n=curve["sentences"],
         continuous=curve["continuous_auto_bleu"], share=share, verdict=verdict,
         curve=_table(rows, ["codebooks", "auto_bleu", "share_of_continuous", "cosine"]),
-        table=_table(table, ["model", *columns]), positions=EVAL_POSITIONS,
+        table=_table(table, ["model", *columns]), positions=EVAL_POSITIONS, sample=RVQ_SAMPLE,
     ))  # fmt: skip

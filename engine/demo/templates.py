@@ -220,7 +220,10 @@ it **{verdict}** the target of 70 % (the paper's ratio with 64 codebooks of 8,19
 {table}
 
 ## Limits
-- The RVQ is fitted on about 85k concepts: its later codebooks model little but noise,
-  and the quantised concepts decode only as faithfully as the demo codec's round trips.
+- The RVQ is fitted on {sample:,} training concepts: its later codebooks model little but
+  noise, and the quantised concepts decode only as faithfully as the demo codec's round
+  trips.
+- Trained for minutes on a 2-core CPU (the LCM card's training summaries in `../lcm/README.md`
+  give the steps): not yet a model to write with.
 - No classifier-free guidance (the paper's quantized LCMs lag its diffusion LCMs too).
 """
