@@ -26,6 +26,7 @@ from engine.eval.rvq_curve import autoencoding_curve
 from engine.eval.sampler_comparison import compare_samplers
 from engine.eval.writer_metrics import load_word_list
 from engine.lcm import ResidualVQ, load_lcm
+from engine.lcm.generation import set_stopping
 from engine.paths import ASSETS, WORD_LIST
 
 
@@ -126,8 +127,7 @@ def sampler_tuning(work: Path, model: Path, codec_dir: Path) -> dict:
         codec, lcm = load_codec(codec_dir, device="cpu"), load_lcm(model, device="cpu")
         docs = tuning_documents(work)
         thresholds = tune_thresholds(lcm, docs)
-        for option, value in thresholds["chosen"].items():
-            setattr(lcm.config.generation, option, value)
+        set_stopping(lcm, thresholds["chosen"])
         tuned = sampler_sweep.tune(lcm, codec, docs, load_word_list(WORD_LIST))
         out.write_text(json.dumps({**tuned, "generation": thresholds}, indent=2) + "\n")
     return json.loads(out.read_text())

@@ -35,6 +35,7 @@ from engine.eval import text_metrics as tm
 from engine.eval import writer_metrics as wm
 from engine.eval.mutual_information import LogProbModel, UnigramCacheLM
 from engine.eval.rvq_curve import autoencoding_curve
+from engine.lcm.generation import set_stopping
 
 
 @dataclass(frozen=True)
@@ -196,10 +197,7 @@ def evaluate(cfg: EvalConfig, model=None, codec=None) -> dict:
         name = cfg.codec or shard_codec(list_shards(cfg.data)[0])["codec"]
         codec = load_codec(name, cfg.device)
     check_same_space(model, codec)
-    for option, value in (cfg.generation or {}).items():
-        if not hasattr(model.config.generation, option):
-            raise ValueError(f"generation has no option {option!r}")
-        setattr(model.config.generation, option, value)
+    set_stopping(model, dict(cfg.generation or {}))
     sentences = [s for d in docs for s in d["sentences"] if s != END_OF_TEXT]
     with torch.inference_mode():
         results = {

@@ -133,6 +133,15 @@ def sample_next(
     return sample_next_batch(model, [context], num_samples, seed, **options)[0]
 
 
+def set_stopping(model: GenerativeModel, settings: dict[str, float]) -> None:
+    """Override the model's stopping thresholds (GenerationConfig fields), e.g. with those
+    tuned for its codec; an unknown name is refused."""
+    for option, value in settings.items():
+        if not hasattr(model.config.generation, option):
+            raise ValueError(f"generation has no option {option!r}")
+        setattr(model.config.generation, option, value)
+
+
 def _nearest(raw, history, history_valid) -> torch.Tensor:
     """Per row of `raw` [B, dim]: its highest cosine to an earlier concept (-inf: none, so
     that no threshold makes a first concept a repeat)."""
