@@ -4,7 +4,8 @@ architecture, or the demo preset before it is built).
 Sweeps, each around the app's default (Two-Tower, 40 DDIM steps, guidance on, 4
 samples, 16 concepts of context): diffusion steps, guidance, parallel samples, context
 length with and without reusing the contextualizer's KV cache, and the model families
-(the quantized LCMs with 16 codebooks of 256 units; they ignore steps and guidance).
+(the quantized LCMs with the demo RVQ's codebooks, `engine.demo.constants`; they
+ignore steps and guidance).
 Weights are random: latency does not depend on their values (the AdaLN gates are made
 non-zero anyway, so no layer is an identity). Each case also reports the
 analytic FLOPs (benchmarks/flops.py) and the rate they imply.
@@ -16,7 +17,9 @@ import dataclasses
 
 import torch
 
+from engine.demo.constants import RVQ_CODEBOOKS, RVQ_UNITS
 from engine.lcm import LCMNotFoundError, SamplerConfig, build_model, load_lcm, preset
+from engine.lcm.config import QuantConfig
 
 from . import flops
 from .harness import measure, write_results
@@ -34,7 +37,8 @@ def demo_config():
 
 def demo_model(config, model_type: str = "two_tower"):
     torch.manual_seed(0)
-    model = build_model(dataclasses.replace(config, model_type=model_type)).eval()
+    quant = QuantConfig(num_codebooks=RVQ_CODEBOOKS, codebook_size=RVQ_UNITS)
+    model = build_model(dataclasses.replace(config, model_type=model_type, quant=quant)).eval()
     for layer in getattr(model, "denoiser", []):
         torch.nn.init.normal_(layer.modulation.weight, std=0.02)
     return model

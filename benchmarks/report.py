@@ -41,7 +41,8 @@ def lcm_table(data: dict) -> str:
     rows = []
     for r in (r for r in data["results"] if r["name"] == "next_concept"):
         p = r["params"]
-        diffusion = p["model"] != "base_lcm"  # Base-LCM regresses: no steps, no guidance
+        # Base-LCM regresses and the quantized LCMs pick units: no steps, no guidance
+        diffusion = p["model"] in ("one_tower", "two_tower")
         rows.append(
             [
                 p["model"],
