@@ -1,12 +1,18 @@
-"""Each live sentence's nearest other live sentence of its document (cosine of their
-concepts), kept in the transaction of every change that adds, removes or moves a concept
-in concept space (including undo and redo), so what the page shows from it is never stale.
+"""Each live sentence's nearest other live sentence among its neighbourhood: the
+`window` live sentences before and after it in reading order (cosine of their concepts),
+kept in the transaction of every change that adds, removes, moves or re-encodes a
+sentence (including undo and redo), so what the page shows from it is never stale.
+
+Why a neighbourhood and not the whole document: a writer repeats a meaning within a few
+pages, and that is what the page flags; comparing every sentence with every other costs
+the square of the document (a 5 MB novel of 84,000 sentences: 7 TFLOP and a 56 GB
+matrix), comparing it with its neighbourhood costs the document times the window.
 
 It is a plain vector index over stored embeddings, like a database index over a column:
-no model is involved. Only what a change can affect is recomputed: the changed sentences
-(and everything under a changed node, for deletes and restores) and the sentences whose
-nearest neighbour changed; every other sentence only compares itself with the changed
-ones. The cost is one read of the document's concepts and O(changed x sentences) products.
+no model is involved. A change that re-encodes sentences in place (an edit) leaves every
+neighbourhood as it was, so only the sentences within `window` of a changed one are
+recomputed; a change that adds, removes or moves sentences recomputes the document,
+banded: O(sentences x window) products.
 """
 
 from __future__ import annotations
@@ -22,10 +28,21 @@ from storage.models import Node
 from storage.types import Kind
 from storage.validate import decode_embedding
 
+WINDOW = 256  # sentences on each side: about ten pages of prose
+BLOCK = 256  # rows compared at once: one (BLOCK x BLOCK + 2 window) product in memory
 
-def refresh(session: Session, document_id: int, changed: Iterable[int]) -> None:
+
+def refresh(
+    session: Session,
+    document_id: int,
+    changed: Iterable[int],
+    *,
+    in_place: bool = False,
+    window: int = WINDOW,
+) -> None:
     """Bring the nearest-sentence columns of `document_id` up to date after the nodes
-    `changed` (and their subtrees) changed concept, liveness or existence."""
+    `changed` (and their subtrees) changed; `in_place`: only their concepts changed, no
+    sentence was added, removed or moved."""
     session.flush()
     table = Node.__table__
     rows = (
@@ -34,6 +51,7 @@ def refresh(session: Session, document_id: int, changed: Iterable[int]) -> None:
             select(
                 table.c.id,
                 table.c.parent_id,
+                table.c.position_key,
                 table.c.kind,
                 table.c.deleted,
                 table.c.embedding,
@@ -44,34 +62,23 @@ def refresh(session: Session, document_id: int, changed: Iterable[int]) -> None:
         )
         .all()
     )
-    children: dict[int | None, list[int]] = defaultdict(list)
-    by_id = {}
-    for row in rows:
-        children[row.parent_id].append(row.id)
-        by_id[row.id] = row
-    live, stack = set(), list(children[None])
-    while stack:
-        ident = stack.pop()
-        if not by_id[ident].deleted:
-            live.add(ident)
-            stack.extend(children[ident])
-    touched, stack = set(), list(changed)
-    while stack:
-        ident = stack.pop()
-        if ident in by_id and ident not in touched:
-            touched.add(ident)
-            stack.extend(children[ident])
-    ids = [
-        r.id for r in rows if r.id in live and r.kind == Kind.SENTENCE and r.embedding is not None
-    ]
-    index = {ident: i for i, ident in enumerate(ids)}
-    updates: dict[int, tuple[int | None, float | None]] = {
-        r.id: (None, None) for r in rows if r.id not in index and r.nearest_id is not None
+    by_id = {row.id: row for row in rows}
+    order = _sentences_in_reading_order(rows)
+    if in_place:
+        index = {ident: i for i, ident in enumerate(order)}
+        touched = sorted(index[i] for i in set(changed) if i in index)
+        redo = sorted({j for i in touched for j in range(i - window, i + window + 1)})
+        redo = [j for j in redo if 0 <= j < len(order)]
+    else:
+        redo = list(range(len(order)))
+    found = _nearest(by_id, order, redo, window)
+    if not in_place:  # sentences that left the order (deleted, or no concept) point nowhere
+        found |= {r.id: (None, None) for r in rows if r.id not in found}
+    updates = {
+        ident: value
+        for ident, value in found.items()
+        if value != (by_id[ident].nearest_id, by_id[ident].nearest_cosine)
     }
-    if len(ids) >= 2:
-        updates |= _nearest(by_id, ids, index, touched)
-    else:  # a lone sentence has no neighbour
-        updates |= {i: (None, None) for i in ids if by_id[i].nearest_id is not None}
     if not updates:
         return
     session.connection().execute(
@@ -85,38 +92,70 @@ def refresh(session: Session, document_id: int, changed: Iterable[int]) -> None:
             session.expire(obj, ["nearest_id", "nearest_cosine"])
 
 
+def _sentences_in_reading_order(rows: list) -> list[int]:
+    """Ids of the live sentences, depth first, siblings by (position_key, id); a deleted
+    node hides its subtree. Sentences without a concept keep their place (a window counts
+    them), so an edit that drops or restores a concept moves no neighbourhood."""
+    children: dict[int | None, list] = defaultdict(list)
+    for row in rows:
+        children[row.parent_id].append(row)
+    for siblings in children.values():
+        siblings.sort(key=lambda row: (row.position_key, row.id))
+    order, stack = [], list(reversed(children[None]))
+    while stack:
+        row = stack.pop()
+        if row.deleted:
+            continue
+        if row.kind == Kind.SENTENCE:
+            order.append(row.id)
+        stack.extend(reversed(children[row.id]))
+    return order
+
+
 def _nearest(
-    by_id: dict, ids: list[int], index: dict[int, int], touched: set[int]
+    by_id: dict, order: list[int], redo: list[int], window: int
 ) -> dict[int, tuple[int | None, float | None]]:
-    """New (nearest id, cosine) of every sentence whose nearest one may have changed."""
-    vectors = np.stack(
-        [decode_embedding(by_id[i].embedding, by_id[i].embedding_dtype) for i in ids]
-    ).astype(np.float64)
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    changed = [i for i in ids if i in touched]
-    redo = [
-        i
-        for i in ids
-        if i in touched or by_id[i].nearest_id not in index or by_id[i].nearest_id in touched
-    ]
+    """(nearest id, cosine) of the sentences at reading positions `redo` (ascending),
+    each among the sentences with a concept within `window` positions of it; a block of
+    rows at a time, holding only the concepts the next blocks read."""
     found: dict[int, tuple[int | None, float | None]] = {}
-    if redo:
-        rows = [index[i] for i in redo]
-        similarity = vectors[rows] @ vectors.T
-        similarity[np.arange(len(rows)), rows] = -np.inf  # not itself
+    vectors: dict[int, np.ndarray | None] = {}
+
+    def unit(position: int) -> np.ndarray | None:
+        if position not in vectors:
+            row = by_id[order[position]]
+            vector = None
+            if row.embedding is not None:
+                vector = decode_embedding(row.embedding, row.embedding_dtype).astype(np.float64)
+                vector /= max(np.linalg.norm(vector), 1e-12)
+            vectors[position] = vector
+        return vectors[position]
+
+    for start in range(0, len(redo), BLOCK):
+        rows = np.array(redo[start : start + BLOCK])
+        first, last = max(rows[0] - window, 0), min(rows[-1] + window, len(order) - 1)
+        columns = np.arange(first, last + 1)
+        row_units = [unit(i) for i in rows]
+        column_units = [unit(j) for j in columns]
+        dim = next((v.size for v in column_units if v is not None), 0)
+        if dim == 0:  # no concept anywhere near
+            found |= {order[i]: (None, None) for i in rows}
+            continue
+        blank = np.full(dim, np.nan)
+        similarity = (
+            np.stack([blank if v is None else v for v in row_units])
+            @ np.stack([blank if v is None else v for v in column_units]).T
+        )
+        distance = np.abs(rows[:, None] - columns[None, :])
+        similarity[np.isnan(similarity) | (distance == 0) | (distance > window)] = -np.inf
         best = similarity.argmax(axis=1)
-        for ident, column, values in zip(redo, best, similarity, strict=True):
-            found[ident] = (ids[column], float(values[column]))
-    rest = [i for i in ids if i not in found]
-    if changed and rest:
-        columns = [index[i] for i in changed]
-        similarity = vectors[[index[i] for i in rest]] @ vectors[columns].T
-        best = similarity.argmax(axis=1)
-        for ident, column, values in zip(rest, best, similarity, strict=True):
-            if values[column] > by_id[ident].nearest_cosine:
-                found[ident] = (changed[column], float(values[column]))
-    return {
-        ident: value
-        for ident, value in found.items()
-        if value != (by_id[ident].nearest_id, by_id[ident].nearest_cosine)
-    }
+        for row, column, values in zip(rows, best, similarity, strict=True):
+            near = values[column] > -np.inf  # else no other concept in its neighbourhood
+            found[order[row]] = (
+                (order[columns[column]], float(values[column])) if near else (None, None)
+            )
+        if start + BLOCK < len(redo):  # forget what no later block reads
+            keep = redo[start + BLOCK] - window
+            for position in [p for p in vectors if p < keep]:
+                del vectors[position]
+    return found

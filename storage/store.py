@@ -72,8 +72,16 @@ class DocumentStore:
     (edited without a new embedding), else "ok". Node text is limited to
     `MAX_NODE_TEXT_CHARS` characters (see storage/validate.py for why)."""
 
-    def __init__(self, url: str, *, upgrade: bool = True, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        upgrade: bool = True,
+        echo: bool = False,
+        neighbourhood: int = neighbours.WINDOW,
+    ) -> None:
         self.url = url
+        self.neighbourhood = neighbourhood  # sentences each side a repeated meaning is sought
         self._read, self._write = make_engines(url, echo=echo)
         if upgrade:
             self.upgrade()
@@ -133,7 +141,7 @@ class DocumentStore:
             change = history.begin_change(session, doc, "create", now, undoable=False)
             keys = [j * GAP for j in range(len(nodes))]
             ids = tree.insert_trees(session, doc, change, None, nodes, keys, "create", now)
-            neighbours.refresh(session, doc.id, ids)
+            neighbours.refresh(session, doc.id, ids, window=self.neighbourhood)
             return views.document_view(session, doc)
 
         return self._write_tx(work)
@@ -238,7 +246,7 @@ class DocumentStore:
             change = history.begin_change(session, doc, "insert", now)
             keys = tree.make_room(session, change, siblings, index, len(nodes), now)
             ids = tree.insert_trees(session, doc, change, parent_id, nodes, keys, "insert", now)
-            neighbours.refresh(session, doc.id, ids)
+            neighbours.refresh(session, doc.id, ids, window=self.neighbourhood)
             return [views.node_view(session, session.get_one(Node, i)) for i in ids]
 
         return self._write_tx(work)
@@ -267,7 +275,7 @@ class DocumentStore:
 
         def work(session: Session) -> NodeView:
             doc, node = tree.node_for_change(session, node_id, expected_version)
-            return _move(session, doc, node, parent_id, position, "move")
+            return _move(session, doc, node, parent_id, position, "move", self.neighbourhood)
 
         return self._write_tx(work)
 
@@ -308,7 +316,7 @@ class DocumentStore:
             change = history.begin_change(session, doc, "delete", now)
             node.deleted = True
             history.record(session, change, node, "delete", now)
-            neighbours.refresh(session, doc.id, [node.id])
+            neighbours.refresh(session, doc.id, [node.id], window=self.neighbourhood)
 
         self._write_tx(work)
 
@@ -328,7 +336,7 @@ class DocumentStore:
             change = history.begin_change(session, doc, "restore", now)
             node.deleted = False
             history.record(session, change, node, "restore", now)
-            neighbours.refresh(session, doc.id, [node.id])
+            neighbours.refresh(session, doc.id, [node.id], window=self.neighbourhood)
             return views.node_view(session, node)
 
         return self._write_tx(work)
@@ -394,7 +402,7 @@ class DocumentStore:
             else:
                 node.stale = node.embedding is not None or node.kind in tree.CONCEPT_KINDS
             history.record(session, change, node, "edit_text", now)
-            neighbours.refresh(session, doc.id, [node.id])
+            neighbours.refresh(session, doc.id, [node.id], in_place=True, window=self.neighbourhood)
             return views.node_view(session, node)
 
         return self._write_tx(work)
@@ -420,7 +428,7 @@ class DocumentStore:
             node.embedding, node.embedding_dtype, node.stale = stored.data, stored.dtype, False
             _set_fields(node, round_trip)
             history.record(session, change, node, "set_embedding", now)
-            neighbours.refresh(session, doc.id, [node.id])
+            neighbours.refresh(session, doc.id, [node.id], in_place=True, window=self.neighbourhood)
             return views.node_view(session, node)
 
         return self._write_tx(work)
@@ -523,7 +531,7 @@ class DocumentStore:
             _set_fields(node, fidelity_columns(None))  # the text is the concept's decoding
             variant.accepted = True
             history.record(session, change, node, "accept_variant", now)
-            neighbours.refresh(session, doc.id, [node.id])
+            neighbours.refresh(session, doc.id, [node.id], in_place=True, window=self.neighbourhood)
             return views.node_view(session, node)
 
         return self._write_tx(work)
@@ -683,11 +691,15 @@ class DocumentStore:
             if action == "move_up":
                 if index == 0:
                     raise InvalidMoveError(f"node {node_id} is already the first of its siblings")
-                return _move(session, doc, node, node.parent_id, index - 1, action)
+                return _move(
+                    session, doc, node, node.parent_id, index - 1, action, self.neighbourhood
+                )
             if action == "move_down":
                 if index == len(siblings) - 1:
                     raise InvalidMoveError(f"node {node_id} is already the last of its siblings")
-                return _move(session, doc, node, node.parent_id, index + 1, action)
+                return _move(
+                    session, doc, node, node.parent_id, index + 1, action, self.neighbourhood
+                )
             if action == "indent":
                 if index == 0:
                     raise InvalidMoveError(
@@ -695,14 +707,13 @@ class DocumentStore:
                     )
                 new_parent = siblings[index - 1]
                 count = len(tree.live_children(session, doc.id, new_parent.id))
-                return _move(session, doc, node, new_parent.id, count, action)
+                return _move(session, doc, node, new_parent.id, count, action, self.neighbourhood)
             if node.parent_id is None:
                 raise InvalidMoveError(f"node {node_id} is already at the top level")
             parent = session.get_one(Node, node.parent_id)
             uncles = tree.live_children(session, doc.id, parent.parent_id)
-            return _move(
-                session, doc, node, parent.parent_id, tree.index_of(uncles, parent) + 1, action
-            )
+            position = tree.index_of(uncles, parent) + 1
+            return _move(session, doc, node, parent.parent_id, position, action, self.neighbourhood)
 
         return self._write_tx(work)
 
@@ -734,7 +745,7 @@ class DocumentStore:
                 if change is None:
                     raise NothingToUndoError("nothing to undo in this document")
                 done = history.undo(session, doc, change, _now())
-            neighbours.refresh(session, doc.id, done.node_ids)
+            neighbours.refresh(session, doc.id, done.node_ids, window=self.neighbourhood)
             return done
 
         return self._write_tx(work)
@@ -763,8 +774,10 @@ def _move(
     parent_id: int | None,
     position: int,
     action: str,
+    window: int,
 ) -> NodeView:
-    """Move `node` under `parent_id` at sibling index `position` as one undoable change."""
+    """Move `node` under `parent_id` at sibling index `position` as one undoable change
+    (its sentences change neighbourhood: `window`, storage/neighbours.py)."""
     parent = tree.parent_in(session, doc, parent_id)
     ancestor = parent
     while ancestor is not None:
@@ -778,6 +791,7 @@ def _move(
     (node.position_key,) = tree.make_room(session, change, siblings, position, 1, now)
     node.parent_id = parent_id
     history.record(session, change, node, action, now)
+    neighbours.refresh(session, doc.id, [node.id], window=window)
     return views.node_view(session, node)
 
 

@@ -81,8 +81,9 @@ class NodeView:
     top-level nodes. `embedding` is read-only and bit-exact to what was stored.
     `fidelity`: the round trip measured with its current text and concept (None: not
     measured, e.g. a generated node, whose text is its concept's own decoding).
-    `nearest_id`, `nearest_cosine`: for a sentence, the other live sentence of the
-    document whose concept is closest (cosine), kept by every change that moves one."""
+    `nearest_id`, `nearest_cosine`: for a sentence, the other live sentence whose
+    concept is closest (cosine) among the store's `neighbourhood` sentences on either side
+    in reading order, kept by every change (storage/neighbours.py)."""
 
     id: int
     document_id: int

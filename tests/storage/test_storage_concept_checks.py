@@ -31,19 +31,23 @@ MISREAD = Fidelity("A hat spat.", 0.41, 22.0)
 
 
 def brute_force_nearest(store: DocumentStore, document_id: int) -> dict[int, tuple[int, float]]:
-    """Each live sentence's nearest other live sentence, computed from scratch."""
-    sentences = [n for n in store.get_document(document_id).sentences() if n.embedding is not None]
-    if len(sentences) < 2:
-        return {}
-    vectors = np.stack([n.embedding for n in sentences]).astype(np.float64)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    similarity = vectors @ vectors.T
-    np.fill_diagonal(similarity, -np.inf)
-    best = similarity.argmax(axis=1)
-    return {
-        n.id: (sentences[j].id, similarity[i, j])
-        for i, (n, j) in enumerate(zip(sentences, best, strict=True))
-    }
+    """Each live sentence's nearest other live sentence with a concept among the
+    `store.neighbourhood` sentences on either side in reading order, from scratch."""
+    sentences = list(store.get_document(document_id).sentences())
+    found = {}
+    for i, node in enumerate(sentences):
+        if node.embedding is None:
+            continue
+        near = sentences[max(i - store.neighbourhood, 0) : i + store.neighbourhood + 1]
+        others = [n for n in near if n.id != node.id and n.embedding is not None]
+        if not others:
+            continue
+        vectors = np.stack([n.embedding for n in [node, *others]]).astype(np.float64)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        similarity = vectors[1:] @ vectors[0]
+        best = int(similarity.argmax())
+        found[node.id] = (others[best].id, similarity[best])
+    return found
 
 
 def stored_nearest(store: DocumentStore, document_id: int) -> dict[int, tuple[int, float]]:
@@ -145,7 +149,9 @@ def test_a_paraphrase_pair_points_both_ways_and_undo_restores_the_pair(
 
 @pytest.fixture(scope="module")
 def walk_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DocumentStore]:
-    documents = DocumentStore(f"sqlite:///{tmp_path_factory.mktemp('nearest') / 'n.sqlite3'}")
+    # Two sentences each side: the random walks cross neighbourhoods' edges.
+    path = tmp_path_factory.mktemp("nearest") / "n.sqlite3"
+    documents = DocumentStore(f"sqlite:///{path}", neighbourhood=2)
     yield documents
     documents.close()
 
