@@ -22,7 +22,7 @@ def render(page: Page, ws: Workspace, note: str = "", *, keep_text: bool = False
         page.deleted: views.deleted_html(ws.deleted),
         page.doc_id: doc.id if doc else None,
         page.title_box: doc.title if doc else "",
-        page.doc_header: views.document_header(doc),
+        page.doc_header: views.document_header(doc, ws.unread),
         page.tree: views.outline_html(
             doc.nodes if doc else [],
             node.id if node else None,
@@ -35,7 +35,7 @@ def render(page: Page, ws: Workspace, note: str = "", *, keep_text: bool = False
         page.node_id: node.id if node else None,
         page.node_version: node.version if node else None,
         page.node_info: views.node_summary(node)
-        + views.checks_html(node, doc, ws.misread, ws.repeats),
+        + views.checks_html(node, doc, ws.misread, ws.repeats, ws.unread > 0),
         page.node_text: node.text if node else "",
         page.lock_btn: "Unlock" if node and node.locked else "Lock",
         page.undo_btn: gr.Button(interactive=bool(doc and doc.can_undo)),

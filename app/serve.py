@@ -114,8 +114,10 @@ def create_app(settings: Settings) -> gr.Blocks:
         service.warm_up()
     except CodecError as error:  # a lazily loaded codec (SONAR) fails on first use
         raise StartupError(f"the codec {settings.codec!r} could not run: {error}") from error
+    from app.read_back import BackgroundReader
     from app.ui import create_app_from
 
+    BackgroundReader(service).start()
     return create_app_from(service, max_upload_mb=settings.max_upload_mb)
 
 

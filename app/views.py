@@ -195,14 +195,25 @@ def _moved(move: float | None) -> str:
 
 
 def checks_html(
-    node: NodeView | None, doc: DocumentView | None, misread: Set[int], repeats: Mapping[int, int]
+    node: NodeView | None,
+    doc: DocumentView | None,
+    misread: Set[int],
+    repeats: Mapping[int, int],
+    checking: bool = False,
 ) -> str:
     """The selected node's concept checks for the node panel: how the model reads it back
-    (with a warning when it may misread it) and which sentence it repeats, escaped."""
+    (with a warning when it may misread it; `checking`: the background is still reading
+    back the document's imported text) and which sentence it repeats, escaped."""
     if node is None or doc is None:
         return ""
     parts = []
-    if node.fidelity:
+    unread = node.origin in (Origin.TYPED, Origin.IMPORTED) and node.kind is not Kind.PARAGRAPH
+    if node.fidelity is None and checking and unread:
+        parts.append(
+            '<p class="reading-back">Not read back yet: the check of how the model reads '
+            "this runs in the background.</p>"
+        )
+    elif node.fidelity:
         warning = "The model may misread this. " if node.id in misread else ""
         parts.append(
             f'<p class="reading-back{" misread" if warning else ""}">{warning}Read back as: '
@@ -228,13 +239,20 @@ def node_summary(node: NodeView | None) -> str:
     return "<p>" + " · ".join(parts) + "</p>"
 
 
-def document_header(doc: DocumentView | None) -> str:
+def document_header(doc: DocumentView | None, unread: int = 0) -> str:
+    """Counts, language and version; while the background still reads back `unread`
+    sentences, that their checks are on the way."""
     if doc is None:
         return ""
     sentences = sum(1 for _ in doc.sentences())
+    checking = (
+        f' · <span class="unread">checking how the model reads {unread:,} more</span>'
+        if unread
+        else ""
+    )
     return (
         f"<p><strong>{len(doc.nodes)}</strong> nodes · <strong>{sentences}</strong> sentences"
-        f" · {escape(doc.language)} · version {doc.version}</p>"
+        f" · {escape(doc.language)} · version {doc.version}{checking}</p>"
     )
 
 

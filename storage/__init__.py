@@ -31,6 +31,7 @@ from storage.types import (
     ReadingWindow,
     RevisionView,
     State,
+    UnreadNode,
     VariantView,
 )
 from storage.validate import MAX_NODE_TEXT_CHARS, MAX_TITLE_CHARS, decode_import
@@ -64,6 +65,7 @@ __all__ = [
     "StorageBusyError",
     "StorageError",
     "TextTooLongError",
+    "UnreadNode",
     "VariantView",
     "WrongDocumentError",
     "decode_import",

@@ -30,6 +30,7 @@ from storage.validate import decode_embedding
 
 WINDOW = 256  # sentences on each side: about ten pages of prose
 BLOCK = 256  # rows compared at once: one (BLOCK x BLOCK + 2 window) product in memory
+READ_CHUNK = 500  # concepts read per query (below SQLite's limit on bound parameters)
 
 
 def refresh(
@@ -54,8 +55,7 @@ def refresh(
                 table.c.position_key,
                 table.c.kind,
                 table.c.deleted,
-                table.c.embedding,
-                table.c.embedding_dtype,
+                table.c.embedding.is_not(None).label("has_concept"),
                 table.c.nearest_id,
                 table.c.nearest_cosine,
             ).where(table.c.document_id == document_id)
@@ -71,7 +71,7 @@ def refresh(
         redo = [j for j in redo if 0 <= j < len(order)]
     else:
         redo = list(range(len(order)))
-    found = _nearest(by_id, order, redo, window)
+    found = _nearest(session, by_id, order, redo, window)
     if not in_place:  # sentences that left the order (deleted, or no concept) point nowhere
         found |= {r.id: (None, None) for r in rows if r.id not in found}
     updates = {
@@ -113,38 +113,25 @@ def _sentences_in_reading_order(rows: list) -> list[int]:
 
 
 def _nearest(
-    by_id: dict, order: list[int], redo: list[int], window: int
+    session: Session, by_id: dict, order: list[int], redo: list[int], window: int
 ) -> dict[int, tuple[int | None, float | None]]:
     """(nearest id, cosine) of the sentences at reading positions `redo` (ascending),
     each among the sentences with a concept within `window` positions of it; a block of
-    rows at a time, holding only the concepts the next blocks read."""
+    rows at a time, reading and holding only the concepts the next blocks compare."""
     found: dict[int, tuple[int | None, float | None]] = {}
-    vectors: dict[int, np.ndarray | None] = {}
-
-    def unit(position: int) -> np.ndarray | None:
-        if position not in vectors:
-            row = by_id[order[position]]
-            vector = None
-            if row.embedding is not None:
-                vector = decode_embedding(row.embedding, row.embedding_dtype).astype(np.float64)
-                vector /= max(np.linalg.norm(vector), 1e-12)
-            vectors[position] = vector
-        return vectors[position]
-
+    vectors: dict[int, np.ndarray] = {}  # by position, unit length
     for start in range(0, len(redo), BLOCK):
         rows = np.array(redo[start : start + BLOCK])
         first, last = max(rows[0] - window, 0), min(rows[-1] + window, len(order) - 1)
         columns = np.arange(first, last + 1)
-        row_units = [unit(i) for i in rows]
-        column_units = [unit(j) for j in columns]
-        dim = next((v.size for v in column_units if v is not None), 0)
-        if dim == 0:  # no concept anywhere near
+        _read_units(session, by_id, order, columns, vectors)
+        if not vectors:  # no concept anywhere near
             found |= {order[i]: (None, None) for i in rows}
             continue
-        blank = np.full(dim, np.nan)
+        blank = np.full(next(iter(vectors.values())).size, np.nan)
         similarity = (
-            np.stack([blank if v is None else v for v in row_units])
-            @ np.stack([blank if v is None else v for v in column_units]).T
+            np.stack([vectors.get(i, blank) for i in rows])
+            @ np.stack([vectors.get(j, blank) for j in columns]).T
         )
         distance = np.abs(rows[:, None] - columns[None, :])
         similarity[np.isnan(similarity) | (distance == 0) | (distance > window)] = -np.inf
@@ -159,3 +146,19 @@ def _nearest(
             for position in [p for p in vectors if p < keep]:
                 del vectors[position]
     return found
+
+
+def _read_units(
+    session: Session, by_id: dict, order: list[int], positions: np.ndarray, into: dict
+) -> None:
+    """Read the concepts of the sentences at `positions` not yet in `into`, unit length."""
+    wanted = {order[p]: int(p) for p in positions if p not in into and by_id[order[p]].has_concept}
+    table, missing = Node.__table__, list(wanted)
+    for start in range(0, len(missing), READ_CHUNK):
+        ids = missing[start : start + READ_CHUNK]
+        query = select(table.c.id, table.c.embedding, table.c.embedding_dtype).where(
+            table.c.id.in_(ids)
+        )
+        for ident, data, dtype in session.connection().execute(query):
+            vector = decode_embedding(data, dtype).astype(np.float64)
+            into[wanted[ident]] = vector / max(np.linalg.norm(vector), 1e-12)

@@ -9,7 +9,7 @@ as a revision, so history, undo and redo work per document."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -21,7 +21,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage import export, history, neighbours, tree, views
+from storage import export, history, neighbours, round_trips, tree, views
 from storage.db import make_engines, run_transaction, with_retries
 from storage.errors import (
     ConflictError,
@@ -46,6 +46,7 @@ from storage.types import (
     Origin,
     ReadingWindow,
     RevisionView,
+    UnreadNode,
     VariantView,
 )
 from storage.validate import (
@@ -114,9 +115,11 @@ class DocumentStore:
         language: str,
         codec_name: str,
         codec_dim: int,
+        with_embeddings: bool = True,
     ) -> DocumentView:
         """A new document holding the given tree (top-level nodes in order). Not undoable:
-        the stored tree is the start of its history."""
+        the stored tree is the start of its history. Without embeddings the view returned
+        does not hold a long import's concepts a second time."""
         title = check_title(title)
         language = check_language(language)
         if not isinstance(codec_dim, int) or codec_dim < 1:
@@ -142,7 +145,7 @@ class DocumentStore:
             keys = [j * GAP for j in range(len(nodes))]
             ids = tree.insert_trees(session, doc, change, None, nodes, keys, "create", now)
             neighbours.refresh(session, doc.id, ids, window=self.neighbourhood)
-            return views.document_view(session, doc)
+            return views.document_view(session, doc, with_embeddings=with_embeddings)
 
         return self._write_tx(work)
 
@@ -452,6 +455,24 @@ class DocumentStore:
             return views.node_view(session, node)
 
         return self._write_tx(work)
+
+    def unread_nodes(
+        self, origins: Collection[Origin], *, after: int = 0, limit: int = 64
+    ) -> list[UnreadNode]:
+        """Up to `limit` live nodes of the `origins`, by id after `after`, whose round trip
+        was never measured (a long import leaves them to the background)."""
+        return self._read_tx(lambda session: round_trips.unread(session, origins, after, limit))
+
+    def count_unread(self, document_id: int, origins: Collection[Origin]) -> int:
+        """How many of the document's nodes `unread_nodes` would still return."""
+        return self._read_tx(
+            lambda session: round_trips.count_unread(session, document_id, origins)
+        )
+
+    def fill_round_trips(self, trips: Sequence[tuple[UnreadNode, Fidelity]]) -> None:
+        """Store round trips measured for `unread_nodes`: not a change (no revision, no
+        version); a node whose text or concept changed since keeps its own."""
+        self._write_tx(lambda session: round_trips.fill(session, trips))
 
     def lock_node(self, node_id: int, *, expected_version: int | None) -> NodeView:
         """Protect the node's content from edits, regeneration and deletion."""

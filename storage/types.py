@@ -110,6 +110,17 @@ class NodeView:
         return self.state is State.LOCKED
 
 
+@dataclass(frozen=True)
+class UnreadNode:
+    """A node whose round trip has not been measured yet (`DocumentStore.unread_nodes`)."""
+
+    id: int
+    document_id: int
+    text: str
+    language: str
+    embedding: np.ndarray
+
+
 @dataclass(frozen=True, eq=False)
 class DocumentFields:
     """What a library entry and a full document view both show of a document."""

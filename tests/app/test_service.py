@@ -36,7 +36,7 @@ def shape(doc):
 
 
 def test_import_builds_sections_outline_items_and_sentences(service):
-    doc = service.import_text(TEXT)
+    doc = service.store.get_document(service.import_text(TEXT).id)
     assert doc.title == "Travel notes"
     assert shape(doc) == [
         (0, "section", "Travel notes"),
@@ -76,7 +76,7 @@ def test_edit_re_encodes_and_marks_the_node_edited(service):
 
 
 def test_regenerate_keeps_k_variants_scored_by_cosine(service):
-    doc = service.import_text("First one. Second one. Third one.")
+    doc = service.store.get_document(service.import_text("First one. Second one. Third one.").id)
     third = list(doc.sentences())[2]
     options = service.regenerate(doc.id, third.id, 4).alternatives
     assert len(options) == 4
@@ -130,7 +130,9 @@ def test_expand_outline_reports_progress_per_empty_item(service):
 
 
 def test_translation_decodes_the_concept_in_a_language_the_codec_writes(service):
-    doc = service.import_text("A sentence to translate. And a second one.")
+    doc = service.store.get_document(
+        service.import_text("A sentence to translate. And a second one.").id
+    )
     first, second = doc.sentences()
     french = service.translate(first.id, doc.id, "fra_Latn")
     concepts = torch.tensor([first.embedding, second.embedding])
@@ -299,7 +301,7 @@ def test_a_json_export_imports_back_to_an_identical_document(service, tmp_path):
             for n in view.nodes
         ]  # fmt: skip
 
-    assert fingerprint(copy) == fingerprint(original)
+    assert fingerprint(service.store.get_document(copy.id)) == fingerprint(original)
     path.write_text(content.replace('"dim": 16', '"dim": 8', 1), encoding="utf-8")
     with pytest.raises(ServiceError, match="concepts of the .* codec \\(8-d\\)"):
         service.import_file(str(path))
@@ -311,7 +313,8 @@ def test_a_json_export_imports_back_to_an_identical_document(service, tmp_path):
 def test_generation_reads_a_bounded_window_of_concepts(service, monkeypatch):
     from app.service import CONTEXT_WINDOW
 
-    doc = service.import_text(" ".join(f"Sentence number {i} is here." for i in range(140)))
+    text = " ".join(f"Sentence number {i} is here." for i in range(140))
+    doc = service.store.get_document(service.import_text(text).id)
     last = list(doc.sentences())[-1]
     seen = []
     sample_next = service.lcm.sample_next

@@ -77,7 +77,8 @@ def test_a_repeated_meaning_is_flagged_both_ways_and_not_after_undo(service):
 
 def test_regenerate_in_the_middle_ranks_candidates_by_how_they_lead_on(service):
     doc = service.import_text("First one. Second one. Third one. Fourth one.")
-    second, third = list(service.store.get_document(doc.id).sentences())[1:3]
+    doc = service.store.get_document(doc.id)
+    second, third = list(doc.sentences())[1:3]
     options = service.regenerate(doc.id, second.id, 3).alternatives
     ahead = [o.leads_on for o in options]
     assert len(options) == 3 and None not in ahead and ahead == sorted(ahead, reverse=True)

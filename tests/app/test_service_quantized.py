@@ -19,7 +19,7 @@ TEXT = "The harbour woke early. Boats slid out. Gulls followed them. The sun ros
 
 
 def sentences(service, text: str = TEXT):
-    doc = service.import_text(text)
+    doc = service.store.get_document(service.import_text(text).id)
     return doc, list(doc.sentences())
 
 

@@ -131,3 +131,17 @@ def test_the_shelf_says_at_which_temperature_a_variant_was_drawn():
     cold, diffused = html.split("</li>")[:2]
     assert "similarity 0.50 · temperature 0.00 · " in cold
     assert "temperature" not in diffused
+
+
+def test_a_document_still_being_read_back_says_so_in_its_header_and_node_panel():
+    unread, generated = node(1, "Imported."), node(2, "Generated.", origin=Origin.GENERATED)
+    doc = DocumentView(
+        id=1, title="t", language="eng_Latn", codec_name="demo", codec_dim=16,
+        created_at=NOW, updated_at=NOW, version=1, deleted=False, nodes=(unread, generated),
+        undo_action=None, redo_action=None,
+    )  # fmt: skip
+    assert "checking how the model reads 1,234 more" in views.document_header(doc, 1234)
+    assert "checking" not in views.document_header(doc, 0)
+    assert "Not read back yet" in views.checks_html(unread, doc, set(), {}, checking=True)
+    assert views.checks_html(unread, doc, set(), {}, checking=False) == ""
+    assert views.checks_html(generated, doc, set(), {}, checking=True) == ""
