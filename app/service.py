@@ -250,7 +250,7 @@ class WriterService:
             if n.nearest_id is not None and n.nearest_cosine >= self.repeat_cosine
         }
         variants = self._shelf(node.id) if node else ()
-        unread = self.store.count_unread(doc.id, TEXT_TRUTH)
+        unread = self.store.count_unread(doc.id, TEXT_TRUTH, self.codec.languages)
         return Workspace(
             live, deleted, doc, node, history, translations, shown,
             misread, repeats, _moves(history), variants, unread,
@@ -700,16 +700,14 @@ class WriterService:
     def read_back_unread(self, after: int = 0, limit: int = READ_BACK_BATCH) -> int | None:
         """Read back up to `limit` stored nodes (by id after `after`) whose round trip an
         import left to the background, and store them; the last id read, or None when none
-        is left. A language the codec cannot write is skipped: it has no reading."""
-        nodes = self.store.unread_nodes(TEXT_TRUTH, after=after, limit=limit)
+        is left. Text in a language the codec cannot write has no reading: it is left out."""
+        nodes = self.store.unread_nodes(TEXT_TRUTH, self.codec.languages, after=after, limit=limit)
         if not nodes:
             return None
         by_language: dict[str, list[UnreadNode]] = {}
         for node in nodes:
             by_language.setdefault(node.language, []).append(node)
         for language, group in by_language.items():
-            if language not in self.codec.languages:
-                continue
             concepts = _tensor([n.embedding for n in group], self.codec.dim)
             trips = round_trips(self.codec, [n.text for n in group], concepts, language)
             self.store.fill_round_trips(

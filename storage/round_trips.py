@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Node, Revision
@@ -21,9 +21,11 @@ from storage.validate import decode_embedding, fidelity_columns
 _NODES, _REVISIONS = Node.__table__, Revision.__table__
 
 
-def _unread(origins: Collection[Origin]):
-    """Live nodes whose text is the truth, with a concept that matches it, never read back."""
+def _unread(origins: Collection[Origin], languages: Collection[str]) -> ColumnElement[bool]:
+    """Live nodes whose text is the truth, with a concept that matches it, in a language
+    that can be read back, never read back."""
     return and_(
+        _NODES.c.language.in_(list(languages)),
         _NODES.c.reading.is_(None),
         _NODES.c.embedding.is_not(None),
         _NODES.c.stale.is_(False),
@@ -33,12 +35,16 @@ def _unread(origins: Collection[Origin]):
 
 
 def unread(
-    session: Session, origins: Collection[Origin], after: int, limit: int
+    session: Session,
+    origins: Collection[Origin],
+    languages: Collection[str],
+    after: int,
+    limit: int,
 ) -> list[UnreadNode]:
     columns = ("id", "document_id", "text", "language", "embedding", "embedding_dtype")
     rows = session.connection().execute(
         select(*(_NODES.c[name] for name in columns))
-        .where(_NODES.c.id > after, _unread(origins))
+        .where(_NODES.c.id > after, _unread(origins, languages))
         .order_by(_NODES.c.id)
         .limit(limit)
     )
@@ -54,8 +60,12 @@ def unread(
     ]
 
 
-def count_unread(session: Session, document_id: int, origins: Collection[Origin]) -> int:
-    query = select(func.count()).where(_NODES.c.document_id == document_id, _unread(origins))
+def count_unread(
+    session: Session, document_id: int, origins: Collection[Origin], languages: Collection[str]
+) -> int:
+    query = select(func.count()).where(
+        _NODES.c.document_id == document_id, _unread(origins, languages)
+    )
     return session.connection().execute(query).scalar_one()
 
 

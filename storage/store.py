@@ -457,16 +457,25 @@ class DocumentStore:
         return self._write_tx(work)
 
     def unread_nodes(
-        self, origins: Collection[Origin], *, after: int = 0, limit: int = 64
+        self,
+        origins: Collection[Origin],
+        languages: Collection[str],
+        *,
+        after: int = 0,
+        limit: int = 64,
     ) -> list[UnreadNode]:
-        """Up to `limit` live nodes of the `origins`, by id after `after`, whose round trip
-        was never measured (a long import leaves them to the background)."""
-        return self._read_tx(lambda session: round_trips.unread(session, origins, after, limit))
+        """Up to `limit` live nodes of the `origins` and `languages`, by id after `after`,
+        whose round trip was never measured (a long import leaves them to the background)."""
+        return self._read_tx(
+            lambda session: round_trips.unread(session, origins, languages, after, limit)
+        )
 
-    def count_unread(self, document_id: int, origins: Collection[Origin]) -> int:
+    def count_unread(
+        self, document_id: int, origins: Collection[Origin], languages: Collection[str]
+    ) -> int:
         """How many of the document's nodes `unread_nodes` would still return."""
         return self._read_tx(
-            lambda session: round_trips.count_unread(session, document_id, origins)
+            lambda session: round_trips.count_unread(session, document_id, origins, languages)
         )
 
     def fill_round_trips(self, trips: Sequence[tuple[UnreadNode, Fidelity]]) -> None:

@@ -56,7 +56,7 @@ def test_a_text_changed_before_the_background_reads_it_keeps_its_own_round_trip(
     short = dataclasses.replace(service, read_back_at_import=0)
     doc = short.import_text(TEXT)
     first = next(doc.sentences())
-    unread = short.store.unread_nodes(TEXT_TRUTH, limit=10_000)
+    unread = short.store.unread_nodes(TEXT_TRUTH, short.codec.languages, limit=10_000)
     assert first.id in {n.id for n in unread}
     edited = short.edit(first.id, doc.id, "The night train left late.", first.version)
     assert edited.fidelity is not None
@@ -91,7 +91,7 @@ def test_the_background_reader_fills_in_an_import_it_is_woken_for(service):
         done = threading.Event()
 
         def poll() -> None:
-            while short.store.count_unread(doc.id, TEXT_TRUTH):
+            while short.store.count_unread(doc.id, TEXT_TRUTH, short.codec.languages):
                 done.wait(0.05)
             done.set()
 
