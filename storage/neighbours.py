@@ -72,7 +72,7 @@ def refresh(
     else:
         redo = list(range(len(order)))
     found = _nearest(session, by_id, order, redo, window)
-    if not in_place:  # sentences that left the order (deleted, or no concept) point nowhere
+    if not in_place:  # nodes outside the order (deleted, or not sentences) point nowhere
         found |= {r.id: (None, None) for r in rows if r.id not in found}
     updates = {
         ident: value

@@ -32,6 +32,9 @@ CODEC_TYPE = "demo"
 LANG = "eng_Latn"  # the language of a checkpoint that names none
 LANGUAGES = ("eng_Latn", "fra_Latn", "deu_Latn", "spa_Latn")  # what the bundled codec writes
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
+# The byte piece <0x00>: SentencePiece's byte fallback puts its 256 byte pieces right after
+# the four special ids. Decoding never writes it: a NUL is not text, and storage refuses it.
+NUL = 4
 
 
 @dataclass
@@ -46,6 +49,10 @@ class DemoCodecConfig:
     memory_slots: int = 8
     pool_hidden: int = 1024  # width of the token-wise MLP applied before mean pooling
     max_tokens: int = 128  # longer inputs are truncated; decoding stops here
+    # Decoding never writes a run of this many tokens twice in one sentence (0: off). The
+    # small decoder loops ("the function returns the function returns"): its round trip of
+    # held-out text repeated 3.4 times as many 4-grams as the text itself.
+    no_repeat_ngram: int = 4
     dropout: float = 0.0
     languages: tuple[str, ...] = LANGUAGES  # what the decoder writes, as SONAR codes; [0]: English
     codec_type: str = CODEC_TYPE
@@ -266,7 +273,8 @@ class DemoAutoencoder(nn.Module):
         done = torch.zeros(b * k, dtype=torch.bool, device=concepts.device)
         for t in range(max_tokens + 1):
             logp = self.decode_step(seqs[:, -1:], memory, langs, t, caches)[:, -1].log_softmax(-1)
-            logp[:, [PAD, BOS]] = float("-inf")  # never written inside a sentence
+            logp[:, [PAD, BOS, NUL]] = float("-inf")  # never written inside a sentence
+            _block_repeats(logp, seqs, self.cfg.no_repeat_ngram)
             if t == max_tokens:  # force an end
                 logp = torch.full_like(logp, float("-inf"))
                 logp[:, EOS] = 0.0
@@ -286,6 +294,17 @@ class DemoAutoencoder(nn.Module):
                 break
         best = seqs.view(b, k, -1)[:, 0, 1:].tolist()
         return [[i for i in s if i not in (EOS, PAD)][:max_tokens] for s in best]
+
+
+def _block_repeats(logp: torch.Tensor, seqs: torch.Tensor, n: int) -> None:
+    """Forbid, in each row of `logp`, every token that would end an n-gram its sequence
+    already holds: wherever the last n-1 tokens occurred before, the token that followed."""
+    if n <= 0 or seqs.shape[1] < n:
+        return
+    grams = seqs.unfold(1, n - 1, 1)  # [rows, windows, n-1]
+    seen = (grams[:, :-1] == grams[:, -1:]).all(-1)  # earlier windows equal to the last one
+    rows, starts = seen.nonzero(as_tuple=True)
+    logp[rows, seqs[rows, starts + n - 1]] = float("-inf")
 
 
 class DemoCodec:
@@ -430,8 +449,8 @@ def load_config(path: str | Path) -> DemoCodecConfig:
 def train_tokenizer(
     sentence_files: str | Path | list[Path], model_prefix: str | Path, vocab_size: int
 ) -> Path:
-    """Train the codec's SentencePiece model (ids: PAD=0, UNK=1, BOS=2, EOS=3) on a
-    shuffled sample of the lines of one or more files."""
+    """Train the codec's SentencePiece model (ids: PAD=0, UNK=1, BOS=2, EOS=3, then the
+    byte pieces from NUL=4) on a shuffled sample of the lines of one or more files."""
     files = sentence_files if isinstance(sentence_files, list) else [sentence_files]
     spm.SentencePieceTrainer.train(
         input=",".join(map(str, files)),

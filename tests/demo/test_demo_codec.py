@@ -11,7 +11,7 @@ from safetensors.torch import load_file, save_file
 
 from engine.codec import DEMO_CODEC_DIR, ConceptCodec, load_codec
 from engine.codec.base import CodecError, CodecUnavailableError, UnsupportedLanguageError
-from engine.codec.demo import BOS, EOS, PAD, DemoCodec, is_demo_checkpoint
+from engine.codec.demo import BOS, EOS, NUL, PAD, DemoCodec, is_demo_checkpoint
 from tests.demo.tiny import TINY_CORPUS, build_tiny_demo_codec, save_tiny_demo_codec
 
 SENTENCES = ["A short one.", TINY_CORPUS[2], "Why?", TINY_CORPUS[10]]
@@ -54,20 +54,55 @@ def test_max_len_caps_decoded_tokens_like_the_sonar_option(codec):
         codec.decode(codec.encode(SENTENCES), max_tokens=2)
 
 
-def test_kv_cached_greedy_decoding_matches_full_recomputation(codec):
-    model = codec.model
-    concepts = codec.encode(SENTENCES)
+def test_kv_cached_greedy_decoding_matches_full_recomputation(tmp_path):
+    model = build_tiny_demo_codec(tmp_path, no_repeat_ngram=0).model  # the plain argmax
+    concepts = build_tiny_demo_codec(tmp_path).encode(SENTENCES)
     cached = model.generate(concepts, lang=2, max_tokens=8)
     seqs, langs = torch.full((4, 1), BOS), torch.full((4,), 2)
     with torch.inference_mode():
         memory = model.memory(concepts)
         for _ in range(8):
             logits = model.decode_step(seqs, memory, langs)[:, -1]
-            logits[:, [PAD, BOS]] = float("-inf")
+            logits[:, [PAD, BOS, NUL]] = float("-inf")
             next_token = logits.argmax(-1)
             seqs = torch.cat([seqs, next_token[:, None]], 1)
     for row, ids in zip(seqs[:, 1:].tolist(), cached, strict=True):
         assert ids == (row[: row.index(EOS)] if EOS in row else row)
+
+
+def repeated_ngrams(ids: list[int], n: int) -> int:
+    grams = [tuple(ids[i : i + n]) for i in range(len(ids) - n + 1)]
+    return len(grams) - len(set(grams))
+
+
+def test_decoding_never_writes_a_run_of_no_repeat_ngram_tokens_twice(tmp_path):
+    free = build_tiny_demo_codec(tmp_path / "free", no_repeat_ngram=0)
+    blocked = build_tiny_demo_codec(tmp_path / "blocked", no_repeat_ngram=3)  # same weights
+    concepts = free.encode(SENTENCES)
+    looping = free.model.generate(concepts, max_tokens=40)
+    assert any(repeated_ngrams(ids, 3) for ids in looping)  # random weights loop
+    for beam in (1, 3):
+        written = blocked.model.generate(concepts, beam_size=beam, max_tokens=40)
+        assert all(repeated_ngrams(ids, 3) == 0 for ids in written)
+    greedy = blocked.model.generate(concepts, max_tokens=40)
+    for free_ids, blocked_ids in zip(looping, greedy, strict=True):
+        if not repeated_ngrams(free_ids, 3):  # nothing to block: the same sentence
+            assert blocked_ids == free_ids
+
+
+def test_decoding_never_writes_a_nul_byte(tmp_path):
+    codec = build_tiny_demo_codec(tmp_path)
+    model = codec.model
+    assert codec.tokenizer.id_to_piece(NUL) == "<0x00>"  # the byte pieces follow the specials
+    concepts = codec.encode(SENTENCES)
+    with torch.inference_mode():
+        start = torch.full((len(SENTENCES), 1), BOS)
+        langs = torch.zeros(len(SENTENCES), dtype=torch.long)
+        logits = model.decode_step(start, model.memory(concepts), langs, 0, model.new_caches())
+    best = logits[0, -1].argmax()
+    with torch.no_grad():  # the NUL piece now outscores every other first token of sentence 0
+        model.tok_emb.weight[NUL] = 10 * logits[0, -1, best].sign() * model.tok_emb.weight[best]
+    assert not any("\x00" in text for text in codec.decode(concepts))
 
 
 def test_other_languages_are_refused_with_a_hint_to_use_sonar(codec):
