@@ -54,6 +54,7 @@ from storage import (
     DocumentSummary,
     DocumentView,
     Fidelity,
+    Fill,
     Kind,
     NewNode,
     NewVariant,
@@ -273,16 +274,15 @@ class WriterService:
                 "(this text has no visible characters)."
             )
         language = self._language_of(text, fallback=self.codec.languages[0])
-        tree = self._build_tree(text, language, progress)
+        tree, sentences = _import_tree(text, language)
         if not tree:
             raise ServiceError("There is nothing to import: the text has no sentences.")
-        tree = self._read_back(tree, language, progress)
-        title = title.strip() or _title_from(text)
         doc = self.store.create_document(
-            title, tree, language=language, codec_name=self.codec.name,
-            codec_dim=self.codec.dim, with_embeddings=False,
+            title.strip() or _title_from(text), tree,
+            language=language, codec_name=self.codec.name, codec_dim=self.codec.dim,
+            with_embeddings=False, fill=self._filler(language, progress, sentences),
         )  # fmt: skip
-        self.unread.set()  # the background reads back what `_read_back` left
+        self.unread.set()  # the background reads back what the import left
         return doc
 
     @refusals
@@ -304,11 +304,12 @@ class WriterService:
             )
         doc = self.store.create_document(
             title.strip() or exported.title,
-            self._read_back(exported.nodes, exported.language, progress),
+            exported.nodes,
             language=exported.language,
             codec_name=exported.codec_name,
             codec_dim=exported.codec_dim,
             with_embeddings=False,
+            fill=self._filler(exported.language, progress),
         )
         self.unread.set()
         return doc
@@ -671,32 +672,6 @@ class WriterService:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _build_tree(
-        self, text: str, language: str, progress: Progress | None = None
-    ) -> list[NewNode]:
-        """The outline of `text`, its concepts encoded `IMPORT_BATCH` sentences at a time
-        (a long text's activations never sit in memory all at once), shortest first: a
-        batch of sentences of one length pads nothing (a 5 MB import encodes 1.3x faster)."""
-        drafts = _outline_of(text, language)
-        texts = [d.text for d in _walk(drafts) if d.kind is not Kind.PARAGRAPH]
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        rows: list = [None] * len(texts)
-        for start in range(0, len(texts), IMPORT_BATCH):
-            if progress:
-                progress(start / len(texts), f"Encoding {start:,} of {len(texts):,} sentences")
-            batch = order[start : start + IMPORT_BATCH]
-            encoded = self._encode([texts[i] for i in batch], language).numpy()
-            for i, row in zip(batch, encoded, strict=True):
-                rows[i] = row
-        concepts = iter(rows)
-
-        def build(draft: _Draft) -> NewNode:
-            embedding = None if draft.kind is Kind.PARAGRAPH else next(concepts)
-            children = [build(c) for c in draft.children]
-            return NewNode(draft.kind, draft.text, embedding, language, Origin.IMPORTED, children)
-
-        return [build(d) for d in drafts]
-
     def read_back_unread(self, after: int = 0, limit: int = READ_BACK_BATCH) -> int | None:
         """Read back up to `limit` stored nodes (by id after `after`) whose round trip an
         import left to the background, and store them; the last id read, or None when none
@@ -718,38 +693,58 @@ class WriterService:
             )
         return nodes[-1].id
 
-    def _read_back(
-        self, trees: Sequence[NewNode], language: str, progress: Progress | None = None
-    ) -> list[NewNode]:
-        """The trees with the round trip of the first `read_back_at_import` nodes whose
-        text is the truth (typed or imported, with a concept), decoded
-        `engine.codec.round_trip.BATCH` at a time; the rest wait for the background."""
-        nodes = [n for n in _walk(trees) if n.embedding is not None and n.origin in TEXT_TRUTH]
-        nodes = nodes[: self.read_back_at_import]
-        by_language: dict[str, list[NewNode]] = {}
-        for node in nodes:
-            by_language.setdefault(node.language or language, []).append(node)
-        found: dict[int, Fidelity] = {}
-        for lang, group in by_language.items():
+    def _filler(self, language: str, progress: Progress | None, sentences: int = 0) -> Fill:
+        """What completes each chunk of an import just before it is written: the concepts
+        its nodes lack (all but paragraphs), encoded `IMPORT_BATCH` at a time, shortest
+        first (a batch of one length pads nothing: a 5 MB import encodes 1.3x faster), and
+        the round trips of the first `read_back_at_import` nodes whose text is the truth;
+        the background reads back the rest. `sentences`: how many concepts it encodes (0: the
+        nodes bring their own, as a JSON export does)."""
+        encoded = 0
+        unread = self.read_back_at_import
 
-            def report(done: int, total: int = len(group)) -> None:
+        def encode(chunk: list[NewNode]) -> list[NewNode]:
+            nonlocal encoded
+            if not sentences:
+                return chunk
+            missing = [
+                i for i, n in enumerate(chunk) if n.embedding is None and n.kind != Kind.PARAGRAPH
+            ]
+            missing.sort(key=lambda i: len(chunk[i].text))
+            chunk = list(chunk)
+            for start in range(0, len(missing), IMPORT_BATCH):
                 if progress:
-                    progress(done / total, f"Reading back {done:,} of {total:,} sentences")
+                    progress(
+                        encoded / sentences, f"Encoding {encoded:,} of {sentences:,} sentences"
+                    )
+                batch = missing[start : start + IMPORT_BATCH]
+                concepts = self._encode([chunk[i].text for i in batch], language).numpy()
+                for i, concept in zip(batch, concepts, strict=True):
+                    chunk[i] = dataclasses.replace(chunk[i], embedding=concept)
+                encoded += len(batch)
+            return chunk
 
-            trips = round_trips(
-                self.codec, [n.text for n in group], _tensor([n.embedding for n in group]),
-                lang, report,
-            )  # fmt: skip
-            found |= {
-                id(n): Fidelity(t.reading, t.cosine, t.chrf)
-                for n, t in zip(group, trips, strict=True)
-            }
+        def read_back(chunk: list[NewNode]) -> list[NewNode]:
+            nonlocal unread
+            truths = [
+                i for i, n in enumerate(chunk) if n.embedding is not None and n.origin in TEXT_TRUTH
+            ]
+            by_language: dict[str, list[int]] = {}
+            for i in truths[:unread]:
+                by_language.setdefault(chunk[i].language or language, []).append(i)
+            unread -= min(unread, len(truths))
+            for lang, group in by_language.items():
+                texts = [chunk[i].text for i in group]
+                trips = round_trips(
+                    self.codec, texts, _tensor([chunk[i].embedding for i in group]), lang
+                )
+                for i, t in zip(group, trips, strict=True):
+                    chunk[i] = dataclasses.replace(
+                        chunk[i], fidelity=Fidelity(t.reading, t.cosine, t.chrf)
+                    )
+            return chunk
 
-        def attach(node: NewNode) -> NewNode:
-            children = [attach(c) for c in node.children]
-            return dataclasses.replace(node, children=children, fidelity=found.get(id(node)))
-
-        return [attach(t) for t in trees]
+        return lambda chunk: read_back(encode(chunk))
 
     def _fidelity(self, text: str, concept: torch.Tensor, language: str) -> Fidelity:
         """The round trip of one text with its concept."""
@@ -990,6 +985,20 @@ def _walk(drafts: Sequence[_Draft]) -> Iterator[_Draft]:
     for draft in drafts:
         yield draft
         yield from _walk(draft.children)
+
+
+def _import_tree(text: str, language: str) -> tuple[list[NewNode], int]:
+    """The outline of `text` as nodes to store, their concepts still to be encoded, and how
+    many concepts that is (all nodes but paragraphs)."""
+    drafts = _outline_of(text, language)
+    sentences = sum(d.kind is not Kind.PARAGRAPH for d in _walk(drafts))
+    return [_new_node(d, language) for d in drafts], sentences
+
+
+def _new_node(draft: _Draft, language: str) -> NewNode:
+    """The draft as a node to store, its concept still to be encoded."""
+    children = [_new_node(c, language) for c in draft.children]
+    return NewNode(draft.kind, draft.text, None, language, Origin.IMPORTED, children)
 
 
 def _title_from(text: str) -> str:

@@ -72,8 +72,14 @@ def big_document(dim: int) -> list[NewNode]:
     ]
 
 
+def imported(service: WriterService, title: str) -> DocumentView:
+    """A DOCUMENT_SENTENCES-sentence document imported, read with its concepts."""
+    doc = service.import_text(document_text(DOCUMENT_SENTENCES), title=title)
+    return service.store.get_document(doc.id)
+
+
 def regenerate_cases(service: WriterService, repeats: int) -> list:
-    doc = service.import_text(document_text(DOCUMENT_SENTENCES), title="Benchmark")
+    doc = imported(service, "Benchmark")
     sentences = list(doc.sentences())
     node = sentences[-2]  # the longest context with a sentence after it: fits both sides
     store, lcm, codec = service.store, service.lcm, service.codec
@@ -103,7 +109,7 @@ def decode_document_case(service: WriterService, repeats: int):
     """What the language view does for a document: decode every concept, DECODE_BATCH at
     a time (translate_document; the demo codec writes only English, so the same decode
     calls are timed directly)."""
-    doc = service.import_text(document_text(DOCUMENT_SENTENCES), title="Decode")
+    doc = imported(service, "Decode")
     concepts = torch.tensor(np.stack([n.embedding for n in doc.nodes if n.embedding is not None]))
     lang = doc.language
 
@@ -172,15 +178,18 @@ def browser_open_case(service: WriterService, doc: DocumentView, repeats: int) -
             page.set_default_timeout(120_000)
             page.goto(demo.local_url)
             page.wait_for_selector("#library .loading", state="detached")
+            # The page opens the newest document, the small one. Each click waits until the
+            # open before it has changed the outline: a click sent while one is pending was
+            # lost with a 5 MB document in the library.
+            page.wait_for_selector(f'#outline li.node[data-id="{small.nodes[-1].id}"]')
             last = f'#outline li.node[data-id="{doc.nodes[-1].id}"]'
             for _ in range(repeats + 1):  # the first is the warm-up
-                page.locator("#library li", has_text=small.title).click()
-                page.wait_for_selector(f'#outline li.node[data-id="{small.nodes[-1].id}"]',
-                                       state="attached")  # fmt: skip
                 start = time.perf_counter()
                 page.locator("#library li", has_text=doc.title).click()
                 page.wait_for_selector(last, state="attached")
                 seconds.append(time.perf_counter() - start)
+                page.locator("#library li", has_text=small.title).click()
+                page.wait_for_selector(last, state="detached")
             browser.close()
     finally:
         demo.close()

@@ -40,6 +40,7 @@ from storage.types import (
     DocumentSummary,
     DocumentView,
     Fidelity,
+    Fill,
     NewNode,
     NewVariant,
     NodeView,
@@ -116,10 +117,14 @@ class DocumentStore:
         codec_name: str,
         codec_dim: int,
         with_embeddings: bool = True,
+        fill: Fill | None = None,
     ) -> DocumentView:
         """A new document holding the given tree (top-level nodes in order). Not undoable:
         the stored tree is the start of its history. Without embeddings the view returned
-        does not hold a long import's concepts a second time."""
+        does not hold a long import's concepts a second time. `fill` completes each chunk
+        of nodes just before it is written (a long import encodes its concepts there, so
+        they never sit in memory all at once); it runs inside the write transaction, and
+        other writers wait for it."""
         title = check_title(title)
         language = check_language(language)
         if not isinstance(codec_dim, int) or codec_dim < 1:
@@ -143,7 +148,7 @@ class DocumentStore:
             session.flush()
             change = history.begin_change(session, doc, "create", now, undoable=False)
             keys = [j * GAP for j in range(len(nodes))]
-            ids = tree.insert_trees(session, doc, change, None, nodes, keys, "create", now)
+            ids = tree.insert_trees(session, doc, change, None, nodes, keys, "create", now, fill)
             neighbours.refresh(session, doc.id, ids, window=self.neighbourhood)
             return views.document_view(session, doc, with_embeddings=with_embeddings)
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -57,6 +57,11 @@ class NewNode:
     origin: Origin | str = Origin.TYPED
     children: Sequence[NewNode] = ()
     fidelity: Fidelity | None = None
+
+
+# Completes a chunk of new nodes just before they are written (returns them in the same
+# order, e.g. with their concepts encoded): a long import never holds all its concepts.
+Fill = Callable[[list[NewNode]], list[NewNode]]
 
 
 @dataclass(frozen=True)

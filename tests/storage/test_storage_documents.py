@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from storage import (
     Origin,
     State,
 )
+from storage.tree import INSERT_CHUNK
 
 TEXT = """# Introduction
 
@@ -65,6 +67,46 @@ def test_tree_is_stored_in_reading_order_and_exports_as_its_markdown(store: Docu
     text_only = store.get_document(doc.id, with_embeddings=False)
     assert [n.text for n in text_only.nodes] == [n.text for n in doc.nodes]
     assert all(n.embedding is None for n in text_only.nodes)
+
+
+def test_fill_completes_each_chunk_of_a_level_just_before_it_is_written(
+    store: DocumentStore,
+) -> None:
+    count = 2 * INSERT_CHUNK + 3
+    paragraph = NewNode(
+        "paragraph", "", children=[NewNode("sentence", f"S{i}.") for i in range(count)]
+    )
+    chunks: list[list[str]] = []
+
+    def fill(chunk: list[NewNode]) -> list[NewNode]:
+        chunks.append([n.text for n in chunk])
+        return [
+            replace(n, embedding=emb(int(n.text[1:-1]))) if n.kind == "sentence" else n
+            for n in chunk
+        ]
+
+    doc = store.create_document(
+        "Long", [paragraph], language="eng_Latn", codec_name="test", codec_dim=DIM, fill=fill
+    )
+    assert [len(c) for c in chunks] == [1, INSERT_CHUNK, INSERT_CHUNK, 3]
+    stored = [n.embedding for n in store.get_document(doc.id).sentences()]
+    assert [v.tobytes() for v in stored] == [emb(i).tobytes() for i in range(count)]
+
+
+def test_a_fill_that_fails_leaves_no_document(store: DocumentStore) -> None:
+    sentences = [NewNode("sentence", f"S{i}.", emb(i)) for i in range(INSERT_CHUNK + 1)]
+    chunks = iter([True, False])
+
+    def fill(chunk: list[NewNode]) -> list[NewNode]:
+        if not next(chunks):
+            raise RuntimeError("the encoder ran out of memory")
+        return chunk
+
+    with pytest.raises(RuntimeError, match="out of memory"):
+        store.create_document(
+            "Half", sentences, language="eng_Latn", codec_name="test", codec_dim=DIM, fill=fill
+        )
+    assert store.list_documents(include_deleted=True) == []
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
