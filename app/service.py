@@ -696,7 +696,7 @@ class WriterService:
     def _filler(self, language: str, progress: Progress | None, sentences: int = 0) -> Fill:
         """What completes each chunk of an import just before it is written: the concepts
         its nodes lack (all but paragraphs), encoded `IMPORT_BATCH` at a time, shortest
-        first (a batch of one length pads nothing: a 5 MB import encodes 1.3x faster), and
+        first within the chunk (a batch of sentences of one length pads nothing), and
         the round trips of the first `read_back_at_import` nodes whose text is the truth;
         the background reads back the rest. `sentences`: how many concepts it encodes (0: the
         nodes bring their own, as a JSON export does)."""
