@@ -10,6 +10,7 @@ import torch
 from engine.codec.demo import DemoCodec, is_demo_checkpoint
 from engine.codec.demo_train import (
     TrainConfig,
+    alignment_loss,
     evaluate_pairs,
     heldout_pairs,
     heldout_sample,
@@ -78,6 +79,31 @@ def test_translation_batches_alternate_with_auto_encoding_and_are_evaluated(tmp_
     assert french["n"] == 3 and 0 <= french["retrieval_from_eng"] <= 1
     codec = DemoCodec.from_pretrained(out / "codec", device="cpu")
     assert codec.languages == ("eng_Latn", "fra_Latn")
+
+
+def test_contrastive_alignment_is_not_minimised_by_collapsing_every_concept():
+    torch.manual_seed(0)
+    spread = torch.nn.functional.normalize(torch.randn(8, 32), dim=-1)
+    collapsed = torch.ones(8, 32)
+    cosine, contrastive = TrainConfig(align="cosine"), TrainConfig(align="contrastive")
+    assert alignment_loss(collapsed, collapsed, cosine) == pytest.approx(0, abs=1e-6)
+    assert alignment_loss(collapsed, collapsed, contrastive) == pytest.approx(
+        torch.log(torch.tensor(8.0))
+    )
+    assert alignment_loss(spread, spread, contrastive) < 0.01
+    assert alignment_loss(spread, spread.roll(1, 0), contrastive) > 10  # each nearest another's
+    with pytest.raises(ValueError, match="'cosine' or 'contrastive'"):
+        alignment_loss(spread, spread, TrainConfig(align="l2"))
+
+
+def test_training_with_contrastive_alignment_runs_and_records_it(tmp_path):
+    sentences, out = _sentence_dir(tmp_path / "data", french=True), tmp_path / "run"
+    tc = TrainConfig(
+        batch_tokens=64, warmup_steps=2, eval_every_s=0.0, max_steps=2, align="contrastive"
+    )
+    train(sentences, out, tiny_config(max_tokens=64, languages=("eng_Latn", "fra_Latn")), tc)
+    config = json.loads((out / "train_config.json").read_text())
+    assert config["train"]["align"] == "contrastive"
 
 
 def test_pair_figures_count_retrieval_both_ways_and_translate_from_english(tmp_path):
