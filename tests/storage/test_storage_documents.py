@@ -377,7 +377,7 @@ def test_schema_is_at_head_and_reopening_is_harmless(db_url: str) -> None:
     engine = create_engine(db_url)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection)
-        assert context.get_current_revision() == "0003"
+        assert context.get_current_revision() == "0004"
         assert compare_metadata(context, Base.metadata) == []
     engine.dispose()
 
