@@ -38,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--codec-device", help="where the codec trains: cpu or cuda (default: cuda when present)"
     )
     parser.add_argument(
+        "--codec-align",
+        choices=["cosine", "contrastive"],
+        help="how the codec's training pulls a translation's concept to its sentence's "
+        f"(default {demo_train.TrainConfig.align}; see engine/codec/demo_train.py)",
+    )
+    parser.add_argument(
         "--lcm-steps", type=int, default=DemoAssetsConfig.lcm_steps, help="optimiser steps per LCM"
     )
     parser.add_argument(

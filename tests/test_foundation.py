@@ -105,6 +105,8 @@ def test_engine_commands_turn_their_flags_into_the_library_configs():
         (demo_assets, [], DemoAssetsConfig()),
         (demo_assets, ["--lcm-types", "two_tower,base_lcm", "--codec-minutes", "1", "2"],
          DemoAssetsConfig(lcm_types=("two_tower", "base_lcm"), codec_minutes=(1.0, 2.0))),
+        (demo_assets, ["--codec-align", "contrastive"],
+         DemoAssetsConfig(codec_align="contrastive")),
     ]  # fmt: skip
     for module, argv, expected in cases:
         parser = argparse.ArgumentParser()

@@ -34,13 +34,16 @@ def build_codec_assets(
     cfg: DemoCodecConfig | None = None,
     minutes: Sequence[float] | None = None,
     device: str | None = None,
+    align: str | None = None,
 ) -> tuple[Path, dict]:
     """Stages 1, 2 and the codec's card: corpus, sentence files, codec training,
     held-out report. Returns the bundled codec directory and its report."""
     documents = corpus.build_corpus(work / "corpus", work / "debs")
     corpus.write_sentences(documents, work / "corpus")
     device = default_device_dtype(device)[0]
-    tc = demo_train.default_train_config(device, cycle_minutes=minutes and tuple(minutes))
+    tc = demo_train.default_train_config(
+        device, cycle_minutes=minutes and tuple(minutes), align=align
+    )
     codec_dir = build_codec(work, assets, cfg or DemoCodecConfig(), tc, device)
     report = codec_report(codec_dir, work, work / "eval" / "codec.json")
     write_codec_card(codec_dir / "README.md", report)

@@ -45,6 +45,7 @@ class DemoAssetsConfig:
     # device's default, engine.codec.demo_train).
     codec_minutes: tuple[float, ...] | None = None
     codec_device: str | None = None  # where the codec trains (None: cuda when present)
+    codec_align: str | None = None  # how translations are aligned (None: demo_train's default)
     lcm_steps: int = 2800  # optimiser steps per LCM (the bundled Two-Tower: 2800, ~1 h on 2 cores)
     lcm_minutes: float | None = None  # time cap per LCM
     lcm_types: tuple[str, ...] = LCM_TYPES
@@ -56,7 +57,7 @@ def build_demo_assets(cfg: DemoAssetsConfig) -> dict:
     LCMs' held-out metrics with the baselines' (also in <work>/eval/lcms.json)."""
     work, assets = cfg.work.resolve(), cfg.assets.resolve()
     codec_dir, codec = build_codec_assets(
-        work, assets, minutes=cfg.codec_minutes, device=cfg.codec_device
+        work, assets, minutes=cfg.codec_minutes, device=cfg.codec_device, align=cfg.codec_align
     )
     build_shards(work, codec_dir)
     pairs = (
