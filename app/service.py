@@ -722,6 +722,8 @@ class WriterService:
                 for i, concept in zip(batch, concepts, strict=True):
                     chunk[i] = dataclasses.replace(chunk[i], embedding=concept)
                 encoded += len(batch)
+            if progress and missing and encoded == sentences:  # what is left: writing it all
+                progress(1.0, f"Saving {sentences:,} sentences")
             return chunk
 
         def read_back(chunk: list[NewNode]) -> list[NewNode]:

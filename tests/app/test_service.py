@@ -59,6 +59,16 @@ def test_import_builds_sections_outline_items_and_sentences(service):
     np.testing.assert_allclose(stored.embedding, encoded.numpy(), atol=1e-5)
 
 
+def test_import_reports_its_progress_up_to_saving(service):
+    reports = []
+    text = " ".join(f"Sentence number {i} is here." for i in range(600))
+    service.import_text(text, progress=lambda done, what: reports.append((done, what)))
+    fractions = [done for done, _ in reports]
+    assert fractions == sorted(fractions) and fractions[0] == 0 and fractions[-1] == 1.0
+    assert reports[0][1] == "Encoding 0 of 600 sentences"
+    assert reports[-1][1] == "Saving 600 sentences"
+
+
 def test_empty_import_is_refused_with_a_message(service):
     with pytest.raises(ServiceError, match="nothing to import"):
         service.import_text("  \n\n ")
