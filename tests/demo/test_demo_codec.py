@@ -55,8 +55,8 @@ def test_max_len_caps_decoded_tokens_like_the_sonar_option(codec):
 
 
 def test_kv_cached_greedy_decoding_matches_full_recomputation(tmp_path):
-    model = build_tiny_demo_codec(tmp_path, no_repeat_ngram=0).model  # the plain argmax
-    concepts = build_tiny_demo_codec(tmp_path).encode(SENTENCES)
+    codec = build_tiny_demo_codec(tmp_path, no_repeat_ngram=0)  # the plain argmax
+    model, concepts = codec.model, codec.encode(SENTENCES)
     cached = model.generate(concepts, lang=2, max_tokens=8)
     seqs, langs = torch.full((4, 1), BOS), torch.full((4,), 2)
     with torch.inference_mode():
