@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.demo.templates import (
+    CURVE_INTRO,
+    CURVE_SECTION,
     REGENERATE_INTRO,
     REGENERATE_SECTION,
     REPEAT_INTRO,
@@ -53,6 +55,25 @@ def set_regenerate_section(card: Path, result: dict, data: str) -> None:
         prediction_steps=PREDICTION_STEPS,
     )
     set_card_section(card, REGENERATE_SECTION, section)
+
+
+def set_curve_section(card: Path, curves: dict[str, list[dict]], copy: float, every: int) -> None:
+    """The learning curves (engine.demo.eval_stages.learning_curve, per model type) of an
+    LCM card, beside copy-previous's contrastive accuracy `copy`; types without a
+    snapshot are left out."""
+    curves = {t: {r["step"]: r for r in rows} for t, rows in curves.items() if rows}
+    steps = sorted({step for rows in curves.values() for step in rows})
+    lines = ["| step | " + " | ".join(curves) + " |", "|---:|" + "---|" * len(curves)]
+    for step in steps:
+        cells = [
+            f"{rows[step]['contrastive_accuracy']:.3f} ({rows[step]['l2']:.2f})"
+            if step in rows
+            else "-"
+            for rows in curves.values()
+        ]
+        lines.append(f"| {step} | " + " | ".join(cells) + " |")
+    table = "\n".join(lines) + "\n"
+    set_card_section(card, CURVE_SECTION, CURVE_INTRO.format(every=every, copy=copy, table=table))
 
 
 def set_repeat_section(card: Path, result: dict, data: str) -> None:

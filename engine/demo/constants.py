@@ -17,14 +17,16 @@ RVQ_UNITS = 256
 RVQ_SAMPLE = 60_000  # training concepts the k-means sees (what the sizes above were measured on)
 RVQ_HELDOUT = 500  # held-out sentences of the auto-encoding curve
 # The recipe's `demo` preset (d_model 384) would not fit beside the codec in the 40 MB
-# asset budget; d_model 256 halves it. Short run: the corpus is small (~85k concepts).
+# asset budget; d_model 256 halves it. The corpus is small: an epoch is ~121k concepts,
+# about 90 steps of 2,048.
 LCM_OVERRIDES = {
     "model.d_model": 256,
     "model.n_heads": 4,
     "batch_concepts": 2048,
     "warmup_steps": 100,
     "save_every": 100,
-    # many epochs of a small corpus (~120k concepts): the paper's sub-layer dropout
+    "snapshot_every": 400,  # the learning curve of the LCM card
+    # many epochs of a small corpus: the paper's sub-layer dropout
     "model.dropout": 0.1,
     # the models compared with the bundled one sample at this guidance; the bundled one's
     # sampler is tuned on held-out documents (engine.eval.sampler_sweep.tune, card)

@@ -20,7 +20,13 @@ from engine.demo.constants import EVAL_DOCS, EVAL_POSITIONS, REGENERATE_DOCS, RV
 from engine.eval import concept_metrics as cm
 from engine.eval import sampler_sweep
 from engine.eval.concept_checks import compare_regenerate, pair_cosines, repeat_threshold
-from engine.eval.evaluate import EvalConfig, evaluate, usable_documents
+from engine.eval.evaluate import (
+    EvalConfig,
+    evaluate,
+    heldout_positions,
+    predict_next,
+    usable_documents,
+)
 from engine.eval.generation_thresholds import tune_thresholds
 from engine.eval.rvq_curve import autoencoding_curve
 from engine.eval.sampler_comparison import compare_samplers
@@ -28,6 +34,7 @@ from engine.eval.writer_metrics import load_word_list
 from engine.lcm import ResidualVQ, load_lcm
 from engine.lcm.generation import set_stopping
 from engine.paths import ASSETS, WORD_LIST
+from engine.train.trainer import SNAPSHOTS
 
 
 def rvq_curve(work: Path, codec_dir: Path) -> dict:
@@ -68,6 +75,17 @@ def eval_lcm(
     return json.loads((out / "eval.json").read_text())
 
 
+def heldout_contexts(
+    work: Path, max_docs: int, positions: int, seed: int
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The concepts before each position `lcm-writer eval` samples (same seed) in the
+    held-out documents, and the true next concepts [N, dim]."""
+    docs = usable_documents(work / "shards", "valid", max_docs)
+    places = heldout_positions(docs, positions, seed)
+    contexts = [torch.from_numpy(doc["embeddings"][:i]) for doc, i in places]
+    return contexts, torch.stack([torch.from_numpy(doc["embeddings"][i]) for doc, i in places])
+
+
 def baseline_metrics(
     work: Path, max_docs: int = EVAL_DOCS, positions: int = EVAL_POSITIONS, seed: int = 0
 ) -> dict:
@@ -75,16 +93,8 @@ def baseline_metrics(
     samples (same seed): copy the previous concept; predict the mean training concept."""
     train_docs = read_documents(work / "shards", "train", None)
     mean = torch.from_numpy(np.concatenate([d["embeddings"] for d in train_docs]).mean(0))
-    docs = usable_documents(work / "shards", "valid", max_docs)
-    rng = np.random.default_rng(seed)
-    previous, targets, contexts = [], [], []
-    for doc in docs:
-        emb, n = torch.from_numpy(doc["embeddings"]), len(doc["embeddings"])
-        for position in sorted(rng.choice(np.arange(1, n), min(positions, n - 1), replace=False)):
-            previous.append(emb[position - 1])
-            targets.append(emb[position])
-            contexts.append(emb[:position])
-    target = torch.stack(targets)
+    contexts, target = heldout_contexts(work, max_docs, positions, seed)
+    previous = [context[-1] for context in contexts]
     results = {}
     for name, predicted in (
         ("copy_previous", torch.stack(previous)),
@@ -96,6 +106,31 @@ def baseline_metrics(
             "paraphrasing": cm.paraphrasing(predicted, contexts),
         }
     return results
+
+
+def learning_curve(work: Path, model_type: str) -> list[dict]:
+    """Held-out l2 and contrastive accuracy of one LCM's snapshots (one every
+    `snapshot_every` training steps), at the positions and with the noise of `lcm-writer
+    eval`, each at its training-time sampler: does more training still help? Cached;
+    [] when the run kept no snapshots."""
+    out = work / "eval" / f"curve_{model_type}.json"
+    if not out.exists():
+        snapshots = sorted((work / f"lcm_{model_type}" / SNAPSHOTS).glob("step-*"))
+        contexts, target = heldout_contexts(work, EVAL_DOCS, EVAL_POSITIONS, seed=0)
+        rows = []
+        with torch.inference_mode():
+            for snapshot in snapshots:
+                predicted = predict_next(load_lcm(snapshot, device="cpu"), contexts, seed=0)
+                rows.append(
+                    {
+                        "step": int(snapshot.name.removeprefix("step-")),
+                        "l2": cm.l2_distance(predicted, target),
+                        "contrastive_accuracy": cm.contrastive_accuracy(predicted, target),
+                    }
+                )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(rows, indent=2) + "\n")
+    return json.loads(out.read_text())
 
 
 def sampler_comparison(work: Path, model: Path, codec_dir: Path) -> list[dict]:

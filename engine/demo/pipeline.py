@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.demo.card_sections import (
+    set_curve_section,
     set_regenerate_section,
     set_repeat_section,
     set_sampler_section,
@@ -19,6 +20,7 @@ from engine.demo.constants import (
     BUNDLED_LCM,
     BUNDLED_QUANT,
     EVAL_DOCS,
+    LCM_OVERRIDES,
     LCM_TYPES,
     QUANT_TYPES,
     REGENERATE_DOCS,
@@ -27,6 +29,7 @@ from engine.demo.data_stages import build_rvq, build_shards
 from engine.demo.eval_stages import (
     baseline_metrics,
     eval_lcm,
+    learning_curve,
     regenerate_comparison,
     repeat_cosine,
     rvq_curve,
@@ -89,6 +92,9 @@ def build_demo_assets(cfg: DemoAssetsConfig) -> dict:
     (work / "eval" / "lcms.json").write_text(json.dumps(results, indent=2) + "\n")
     card = assets / "lcm" / "README.md"
     write_lcm_card(card, results, codec, work, tuned=tuned is not None)
+    curves = {t: learning_curve(work, t) for t in finals}
+    copy = results["baselines"]["copy_previous"]["contrastive_accuracy"]
+    set_curve_section(card, curves, copy, LCM_OVERRIDES["snapshot_every"])
     if BUNDLED_LCM in finals:
         data = "the held-out documents (split valid) of the demo corpus"
         set_sampler_section(card, sampler_comparison(work, finals[BUNDLED_LCM], codec_dir), data)

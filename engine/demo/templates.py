@@ -5,6 +5,7 @@ SAMPLER_SECTION = "## Sampler variants"
 TUNING_SECTION = "## Sampler tuning"
 REGENERATE_SECTION = "## Regenerate that fits both sides"
 REPEAT_SECTION = "## Repeated meaning threshold"
+CURVE_SECTION = "## Learning curve"
 
 TUNING_INTRO = (
     TUNING_SECTION
@@ -45,6 +46,18 @@ noise divided by a factor just above 1), measured on {data}
 
 {samplers}
 """
+)
+
+CURVE_INTRO = (
+    CURVE_SECTION
+    + """
+Held-out contrastive accuracy (l2 in brackets) of the weights kept every {every} training
+steps, at the positions and with the noise of the results above, each model at its
+training-time sampler (`engine.demo.eval_stages.learning_curve`); copy-previous scores
+{copy:.3f} there. Where the curve has flattened, more steps of this model on this corpus
+will not close the gap; a larger model or corpus is what would.
+
+{table}"""
 )
 
 REGENERATE_INTRO = (

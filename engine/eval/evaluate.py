@@ -75,6 +75,34 @@ def usable_documents(data: str | Path, split: str, max_docs: int, skip: int = 0)
     return docs
 
 
+def heldout_positions(docs: list[dict], positions: int, seed: int) -> list[tuple[dict, int]]:
+    """(document, index) of up to `positions` seeded concepts (index >= 1, so there is
+    context) per document: every model and baseline is scored at the same ones."""
+    rng = np.random.default_rng(seed)
+    places = []
+    for doc in docs:
+        n = len(doc["embeddings"])
+        picks = rng.choice(np.arange(1, n), min(positions, n - 1), replace=False)
+        places += [(doc, int(i)) for i in sorted(picks)]
+    return places
+
+
+def predict_next(
+    model, contexts: list[torch.Tensor], seed: int, sampler: Mapping[str, Any] | None = None
+) -> torch.Tensor:
+    """One sampled next concept per context [N, dim] (float, CPU); prediction i draws its
+    noise from seed + i."""
+    options = dict(sampler or {})
+    return torch.stack(
+        [
+            model.sample_next(c.to(model.device), num_samples=1, seed=seed + i, **options)[0]
+            .float()
+            .cpu()
+            for i, c in enumerate(tqdm(contexts, desc="predict", leave=False))
+        ]
+    )
+
+
 def next_concept_metrics(
     model,
     codec,
@@ -88,23 +116,11 @@ def next_concept_metrics(
     """Paper section 2.4 metrics at up to `positions` random positions (>= 1) per document.
     The positions and each prediction's noise depend only on `seed`; `sampler` overrides
     the model's sampler options (e.g. {"guidance_space": "x0"})."""
-    rng = np.random.default_rng(seed)
-    contexts, targets, context_texts = [], [], []
-    for doc in docs:
-        n = len(doc["embeddings"])
-        for position in sorted(rng.choice(np.arange(1, n), min(positions, n - 1), replace=False)):
-            contexts.append(torch.from_numpy(doc["embeddings"][:position]))
-            targets.append(torch.from_numpy(doc["embeddings"][position]))
-            context_texts.append(" ".join(doc["sentences"][:position]))
-    options = dict(sampler or {})
-    predicted = torch.stack(
-        [
-            model.sample_next(c.to(model.device), num_samples=1, seed=seed + i, **options)[0]
-            .float()
-            .cpu()
-            for i, c in enumerate(tqdm(contexts, desc="predict", leave=False))
-        ]
-    )
+    places = heldout_positions(docs, positions, seed)
+    contexts = [torch.from_numpy(doc["embeddings"][:i]) for doc, i in places]
+    targets = [torch.from_numpy(doc["embeddings"][i]) for doc, i in places]
+    context_texts = [" ".join(doc["sentences"][:i]) for doc, i in places]
+    predicted = predict_next(model, contexts, seed, sampler)
     decoded = codec.decode(predicted, lang=lang)
     reencoded = codec.encode(decoded, lang=lang).float().cpu()
     conditional, unconditional, lengths = [], [], []

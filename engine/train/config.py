@@ -56,6 +56,9 @@ class TrainConfig(BaseModel):
     out_dir: str
     save_every: int = Field(500, ge=1)
     keep_checkpoints: int = Field(2, ge=1)
+    # Also keep the weights alone (as `final` is kept) every this many steps: the
+    # checkpoints above are rotated away, these stay, for a learning curve.
+    snapshot_every: int | None = Field(None, ge=1)
     log_every: int = Field(10, ge=1)
 
     @model_validator(mode="after")

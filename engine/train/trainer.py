@@ -32,6 +32,7 @@ from engine.train.schedule import warmup_cosine
 
 CHECKPOINTS = "checkpoints"
 FINAL = "final"
+SNAPSHOTS = "snapshots"
 METRICS = "metrics.jsonl"
 
 
@@ -307,6 +308,9 @@ def train(cfg: TrainConfig) -> dict:
 
         if save_now:
             _save_checkpoint(accelerator, out_dir, progress.step, cfg.keep_checkpoints)
+        if cfg.snapshot_every and progress.step % cfg.snapshot_every == 0:
+            snapshot = out_dir / SNAPSHOTS / f"step-{progress.step:08d}"
+            _save_final(accelerator, wrapped, config, snapshot)
         if out_of_time:
             break
     bar.close()

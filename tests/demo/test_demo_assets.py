@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 from engine.codec.demo_eval import verdicts
 from engine.codec.demo_train import GPU_SETTINGS, TrainConfig, default_train_config
 from engine.demo.card_sections import (
+    set_curve_section,
     set_regenerate_section,
     set_repeat_section,
     set_sampler_section,
@@ -201,6 +202,25 @@ def test_regenerate_and_repeat_sections_are_written_once_and_state_their_figures
         "held-out pairs",
     )
     assert "at least **0.50**" in card.read_text() and "25.0% flagged" in card.read_text()
+
+
+def test_learning_curve_section_lines_up_the_models_by_step(tmp_path):
+    card = tmp_path / "README.md"
+    card.write_text("# LCM\n\n## Results\n\ntable\n\n## Sampler tuning\n\nchosen\n")
+    curves = {
+        "two_tower": [{"step": 400, "contrastive_accuracy": 0.61, "l2": 14.0},
+                      {"step": 800, "contrastive_accuracy": 0.7049, "l2": 13.1}],
+        "base_lcm": [{"step": 400, "contrastive_accuracy": 0.65, "l2": 11.5}],
+        "one_tower": [],  # stopped by its time cap before the first snapshot
+    }  # fmt: skip
+    set_curve_section(card, curves, copy=0.703, every=400)
+    set_curve_section(card, curves, copy=0.703, every=400)
+    text = card.read_text()
+    assert text.count("## Learning curve") == 1 and text.count("## Sampler tuning") == 1
+    assert "| step | two_tower | base_lcm |" in text and "one_tower" not in text
+    assert "| 400 | 0.610 (14.00) | 0.650 (11.50) |" in text
+    assert "| 800 | 0.705 (13.10) | - |" in text
+    assert "every 400 training\nsteps" in text and "copy-previous scores\n0.703" in text
 
 
 def test_quant_card_reports_the_curve_against_the_target(tmp_path):

@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 from engine.lcm import load_lcm
 from engine.paths import RECIPES, REPO
 from engine.train.config import load_recipe
-from engine.train.trainer import CHECKPOINTS, FINAL, train
+from engine.train.trainer import CHECKPOINTS, FINAL, SNAPSHOTS, train
 from tests.train.synthetic import write_synthetic_shards
 
 RECIPE = RECIPES / "toy.yaml"
@@ -39,7 +39,8 @@ def final_weights(out: Path) -> dict[str, torch.Tensor]:
 
 def test_training_lowers_the_loss_and_saves_a_loadable_model(shards, tmp_path):
     torch.set_num_threads(1)
-    summary = train(recipe(shards, tmp_path, max_steps=40, log_every=10, save_every=40))
+    run = recipe(shards, tmp_path, max_steps=40, log_every=10, save_every=40, snapshot_every=20)
+    summary = train(run)
     assert summary["last_loss"] < 0.7 * summary["first_loss"]
     assert summary["concepts_per_s"] > 0
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -48,6 +49,14 @@ def test_training_lowers_the_loss_and_saves_a_loadable_model(shards, tmp_path):
     # The end-of-text concept and a fitted normaliser travel inside the checkpoint.
     assert model.eot.abs().sum() > 0 and not torch.allclose(model.normalizer.scale, torch.ones(16))
     assert model.sample_next(torch.zeros(2, 16), num_samples=2).shape == (2, 16)
+    # Snapshots outlive the rotated checkpoints: the weights at steps 20 and 40, the
+    # last one the final model's.
+    snapshots = sorted(p.name for p in (tmp_path / SNAPSHOTS).iterdir())
+    assert snapshots == ["step-00000020", "step-00000040"]
+    last = load_file(tmp_path / SNAPSHOTS / "step-00000040" / "model.safetensors")
+    first = load_lcm(tmp_path / SNAPSHOTS / "step-00000020", device="cpu").state_dict()
+    assert all(torch.equal(last[k], v) for k, v in final_weights(tmp_path).items())
+    assert not all(torch.equal(first[k], v) for k, v in final_weights(tmp_path).items())
 
 
 def test_resume_after_interruption_reproduces_the_uninterrupted_run(shards, tmp_path):
