@@ -59,14 +59,30 @@ def _examples(report: dict) -> str:
     return "\n\n".join(parts)
 
 
+ALIGNMENT = {
+    "cosine": "the cosine distance between the two concepts is penalised",
+    "contrastive": "each concept is pulled to its translation's and pushed from the other "
+    "sentences' of the batch, an InfoNCE loss both ways",
+}
+
+
+def _cycles(minutes: list[float]) -> str:
+    if len(minutes) == 1:
+        return "one cosine learning-rate cycle"
+    lengths = " + ".join(f"{m:g}" for m in minutes)
+    return f"{len(minutes)} cosine learning-rate cycles with warm restarts ({lengths} minutes)"
+
+
 def write_codec_card(path: Path, report: dict) -> None:
     cfg, curve = report["training"], report["curve"]
     data = cfg.get("data", {})
+    align = cfg["train"].get("align", "cosine")  # runs from before the option: cosine
     path.write_text(CODEC_CARD.format(
         params=report["parameters"] / 1e6, codec=json.dumps(cfg["codec"]),
         train=json.dumps(cfg["train"]), hardware=cfg.get("hardware", "a CPU"),
         minutes=curve[-1]["minutes"], sentences=curve[-1]["sentences"],
         autoencoding=data.get("autoencoding", 0), pairs=data.get("translation_pairs", 0),
+        alignment=ALIGNMENT[align], cycles=_cycles(cfg["train"]["cycle_minutes"]),
         status="\n".join(f"- {line}" for line in demo_eval.verdicts(report)),
         figures=_figure_table(report), latency=report["latency_ms_median"],
         threads=report["torch_threads"], examples=_examples(report),

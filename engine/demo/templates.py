@@ -108,10 +108,10 @@ split of the demo corpus (assets/README.md: Debian manuals in four languages, th
 English Bible and the Spanish Reina-Valera, WordNet), SONAR's recipe at toy scale:
 auto-encoding batches ({autoencoding:,} sentences, a share of the decoder's inputs
 replaced by UNK, plus a bag-of-words term) alternate with translation batches
-({pairs:,} aligned sentence pairs: each side's concept writes the other side, and the
-cosine distance between the two concepts is penalised). AdamW on **{hardware}**:
-{minutes:.1f} minutes of training time, {sentences:,} sentences and pairs seen, a cosine
-learning-rate cycle (`cycle_minutes`).
+({pairs:,} aligned sentence pairs: each side's concept writes the other side, and
+{alignment}). AdamW on **{hardware}**:
+{minutes:.1f} minutes of training time, {sentences:,} sentences and pairs seen, {cycles}
+(`cycle_minutes`).
 Config: `{train}`
 
 ## Status against the targets (CPU-trained codec)
