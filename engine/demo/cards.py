@@ -129,7 +129,8 @@ def lcm_targets(results: dict) -> str:
         (f"distinct alternatives {writer['regen_distinct']:.0%} (>= {DISTINCT:.0%})",
          writer["regen_distinct"] >= DISTINCT),
         (f"continuation REP-4 {writer['continuation_rep_4']:.4f} (<= the text's "
-         f"{writer['held_out_rep_4']:.4f})",
+         f"{writer['held_out_rep_4']:.4f}; the codec's round trip of that text: "
+         f"{writer['round_trip_rep_4']:.4f})",
          writer["continuation_rep_4"] <= writer["held_out_rep_4"]),
     ]  # fmt: skip
     return "; ".join(f"{text}: {'meets' if ok else 'misses'}" for text, ok in checks) + "."
@@ -172,7 +173,7 @@ def write_lcm_card(path: Path, results: dict, codec: dict, work: Path, tuned: bo
     ]
     writer_columns = ["regen_word_rate", "round_trip_word_rate", "regen_distinct",
                       "regen_cosine_true", "regen_cosine_neighbours", "continuation_rep_4",
-                      "held_out_rep_4"]  # fmt: skip
+                      "held_out_rep_4", "round_trip_rep_4"]  # fmt: skip
     writer_rows = [{"model": name, **{c: r["writer"][c] for c in writer_columns}}
                    for name, r in results.items() if "writer" in r]  # fmt: skip
     bundled = results.get(BUNDLED_LCM, {})

@@ -187,7 +187,8 @@ Word rate: share of decoded words found in Debian's `wamerican` list (the codec'
 round trip of the true sentences is the reference); distinct: share of the 4
 alternatives that differ; cosines of the sampled concepts to the true sentence's and to
 its neighbours'; REP-4 of the continuations against the held-out text's own next
-sentences.
+sentences (the bar) and against the codec's round trip of those sentences, decoded from
+their own concepts (what the decoder alone adds).
 
 {writer}
 

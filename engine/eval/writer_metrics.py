@@ -7,7 +7,8 @@ seeded random sentence positions (each with at least one sentence before it):
   distinct-2 among the K, cosine of each sampled concept to the true sentence's concept
   and to its neighbours (the previous sentence and, when there is one, the next);
 - continuations: `continuation` new sentences from the same context, decoded: REP-4 and
-  dictionary-word rate, beside the REP-4 of the held-out text's own next sentences;
+  dictionary-word rate, beside the REP-4 of the held-out text's own next sentences and of
+  the codec's round trip of them (how much repetition the decoder alone adds);
 - references: the dictionary-word rate of the true sentences and of the codec's own round
   trip of them, decode(encode(s)): decoded suggestions are held to the codec's own rate
   where it is below the 90 % target.
@@ -146,6 +147,11 @@ class Position:
         """The text's own next `n` sentences from here (fewer near its end)."""
         return " ".join(real_sentences(self.doc)[self.index : self.index + n])
 
+    def held_out_concepts(self, n: int) -> torch.Tensor:
+        """The concepts of `held_out(n)`'s sentences."""
+        stop = min(self.index + n, len(real_sentences(self.doc)))
+        return torch.from_numpy(self.doc["embeddings"][self.index : stop])
+
 
 def sample_positions(docs: list[dict], per_doc: int, rng: np.random.Generator) -> list[Position]:
     """Up to `per_doc` positions per document, each a real sentence with at least one
@@ -192,9 +198,14 @@ def continue_texts(
     generated = model.generate_batch(
         [c.to(model.device) for c in contexts], length, seed=seed, **options
     )
-    concepts = torch.cat([g.float().cpu() for g in generated])
+    return decode_groups(codec, generated, lang)
+
+
+def decode_groups(codec, groups: list[torch.Tensor], lang: str) -> list[list[str]]:
+    """Each group of concepts [n_i, dim] decoded, in one call to the codec."""
+    concepts = torch.cat([g.float().cpu() for g in groups])
     decoded = codec.decode(concepts, lang=lang) if len(concepts) else []
-    bounds = np.cumsum([0] + [len(g) for g in generated])
+    bounds = np.cumsum([0] + [len(g) for g in groups])
     return [decoded[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
@@ -243,6 +254,7 @@ def writer_metrics(
     alternatives = [decoded[i * k : (i + 1) * k] for i in range(len(places))]
     continued = continue_texts(model, codec, contexts, continuation, seed, lang, **options)
     continuations = [" ".join(c) for c in continued]
+    round_trips = decode_groups(codec, [p.held_out_concepts(continuation) for p in places], lang)
     chosen = sorted(rng.choice(len(places), min(examples, len(places)), replace=False))
     return {
         "positions": len(places),
@@ -256,6 +268,7 @@ def writer_metrics(
         "continuation_word_rate": dictionary_word_rate(continuations, words),
         "continuation_rep_4": mean_repetition(continuations, 4),
         "held_out_rep_4": mean_repetition(held_out, 4),
+        "round_trip_rep_4": mean_repetition([" ".join(r) for r in round_trips], 4),
         "continuation_sentences": _mean(len(c) for c in continued),
         "examples": [
             {

@@ -110,6 +110,10 @@ def test_writer_metrics_end_to_end_is_seeded_and_in_range(setup):
     for key in ("regen_cosine_true", "regen_cosine_neighbours", "held_out_cosine_neighbours"):
         assert -1.0 <= run[key] <= 1.0, key
     assert 0.0 <= run["continuation_rep_4"] <= 1.0 and 0.0 <= run["held_out_rep_4"] <= 1.0
+    # the round trip's REP-4 is that of the decoded concepts of the held-out sentences
+    places = wm.sample_positions(docs, 2, np.random.default_rng(3))
+    round_trips = [" ".join(codec.decode(p.held_out_concepts(5))) for p in places]
+    assert run["round_trip_rep_4"] == pytest.approx(wm.mean_repetition(round_trips, 4))
     assert 0 <= run["continuation_sentences"] <= 5
 
     examples = run["examples"]
