@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.demo.cards import markdown_table
 from engine.demo.templates import (
     CURVE_INTRO,
     CURVE_SECTION,
@@ -63,16 +64,12 @@ def set_curve_section(card: Path, curves: dict[str, list[dict]], copy: float, ev
     snapshot are left out."""
     curves = {t: {r["step"]: r for r in rows} for t, rows in curves.items() if rows}
     steps = sorted({step for rows in curves.values() for step in rows})
-    lines = ["| step | " + " | ".join(curves) + " |", "|---:|" + "---|" * len(curves)]
-    for step in steps:
-        cells = [
-            f"{rows[step]['contrastive_accuracy']:.3f} ({rows[step]['l2']:.2f})"
-            if step in rows
-            else "-"
-            for rows in curves.values()
-        ]
-        lines.append(f"| {step} | " + " | ".join(cells) + " |")
-    table = "\n".join(lines) + "\n"
+    cell = "{contrastive_accuracy:.3f} ({l2:.2f})"
+    table = markdown_table(
+        [{"step": s, **{t: cell.format(**r[s]) if s in r else "-" for t, r in curves.items()}}
+         for s in steps],
+        ["step", *curves],
+    )  # fmt: skip
     set_card_section(card, CURVE_SECTION, CURVE_INTRO.format(every=every, copy=copy, table=table))
 
 

@@ -23,7 +23,8 @@ from engine.eval.writer_metrics import examples_markdown
 from engine.lcm import SamplerConfig
 
 
-def _table(rows: list[dict], columns: list[str]) -> str:
+def markdown_table(rows: list[dict], columns: list[str]) -> str:
+    """Rows as a Markdown table; floats to 3 decimals, anything else as written."""
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
         cells = [f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in columns]
@@ -86,7 +87,7 @@ def write_codec_card(path: Path, report: dict) -> None:
         status="\n".join(f"- {line}" for line in demo_eval.verdicts(report)),
         figures=_figure_table(report), latency=report["latency_ms_median"],
         threads=report["torch_threads"], examples=_examples(report),
-        curve=_table(curve, CURVE_COLUMNS),
+        curve=markdown_table(curve, CURVE_COLUMNS),
     ))  # fmt: skip
 
 
@@ -198,9 +199,9 @@ def write_lcm_card(path: Path, results: dict, codec: dict, work: Path, tuned: bo
             targets=lcm_targets(results) if BUNDLED_LCM in results else "not measured.",
             sampler=TUNED if tuned else untuned_sampler(),
             positions=EVAL_POSITIONS,
-            table=_table(rows, ["model", *columns]),
+            table=markdown_table(rows, ["model", *columns]),
             sections="\n".join(details),
-            writer=_table(writer_rows, ["model", *writer_columns]),
+            writer=markdown_table(writer_rows, ["model", *writer_columns]),
             writer_examples=examples_markdown(bundled.get("writer_examples", [])),
         )
     )
@@ -230,6 +231,7 @@ def write_quant_card(path: Path, curve: dict, results: dict) -> None:
     path.write_text(QUANT_CARD.format(
         codebooks=RVQ_CODEBOOKS, units=RVQ_UNITS, n=curve["sentences"],
         continuous=curve["continuous_auto_bleu"], share=share, verdict=verdict,
-        curve=_table(rows, ["codebooks", "auto_bleu", "share_of_continuous", "cosine"]),
-        table=_table(table, ["model", *columns]), positions=EVAL_POSITIONS, sample=RVQ_SAMPLE,
+        curve=markdown_table(rows, ["codebooks", "auto_bleu", "share_of_continuous", "cosine"]),
+        table=markdown_table(table, ["model", *columns]), positions=EVAL_POSITIONS,
+        sample=RVQ_SAMPLE,
     ))  # fmt: skip

@@ -24,6 +24,7 @@ from engine.eval.evaluate import (
     EvalConfig,
     evaluate,
     heldout_positions,
+    position_concepts,
     predict_next,
     usable_documents,
 )
@@ -81,9 +82,7 @@ def heldout_contexts(
     """The concepts before each position `lcm-writer eval` samples (same seed) in the
     held-out documents, and the true next concepts [N, dim]."""
     docs = usable_documents(work / "shards", "valid", max_docs)
-    places = heldout_positions(docs, positions, seed)
-    contexts = [torch.from_numpy(doc["embeddings"][:i]) for doc, i in places]
-    return contexts, torch.stack([torch.from_numpy(doc["embeddings"][i]) for doc, i in places])
+    return position_concepts(heldout_positions(docs, positions, seed))
 
 
 def baseline_metrics(

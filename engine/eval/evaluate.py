@@ -87,6 +87,13 @@ def heldout_positions(docs: list[dict], positions: int, seed: int) -> list[tuple
     return places
 
 
+def position_concepts(places: list[tuple[dict, int]]) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The concepts before each of `places` (heldout_positions') and the true next ones
+    [N, dim]."""
+    contexts = [torch.from_numpy(doc["embeddings"][:i]) for doc, i in places]
+    return contexts, torch.stack([torch.from_numpy(doc["embeddings"][i]) for doc, i in places])
+
+
 def predict_next(
     model, contexts: list[torch.Tensor], seed: int, sampler: Mapping[str, Any] | None = None
 ) -> torch.Tensor:
@@ -117,8 +124,7 @@ def next_concept_metrics(
     The positions and each prediction's noise depend only on `seed`; `sampler` overrides
     the model's sampler options (e.g. {"guidance_space": "x0"})."""
     places = heldout_positions(docs, positions, seed)
-    contexts = [torch.from_numpy(doc["embeddings"][:i]) for doc, i in places]
-    targets = [torch.from_numpy(doc["embeddings"][i]) for doc, i in places]
+    contexts, targets = position_concepts(places)
     context_texts = [" ".join(doc["sentences"][:i]) for doc, i in places]
     predicted = predict_next(model, contexts, seed, sampler)
     decoded = codec.decode(predicted, lang=lang)
@@ -131,9 +137,9 @@ def next_concept_metrics(
             conditional.append(with_context), unconditional.append(alone), lengths.append(n)
     metrics = {
         "predictions": len(predicted),
-        "l2": cm.l2_distance(predicted, torch.stack(targets)),
+        "l2": cm.l2_distance(predicted, targets),
         "round_trip_l2": cm.l2_distance(predicted, reencoded),
-        "contrastive_accuracy": cm.contrastive_accuracy(predicted, torch.stack(targets)),
+        "contrastive_accuracy": cm.contrastive_accuracy(predicted, targets),
         "paraphrasing": cm.paraphrasing(predicted, contexts),
     }
     if lengths:
