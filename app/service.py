@@ -6,7 +6,8 @@ Edit: re-encode and read back. Regenerate: the preceding concepts -> `lcm.sample
 -> the candidates that best lead on to the next sentence (engine.lcm.scoring) -> decode
 -> stored variants with their fit and their cosine similarity to the current concept.
 Translate: decode in another language through the store's translation cache. Expand,
-continue: `lcm.generate` after the right context. `workspace` is the one read the page
+continue: new sentences after the right context (engine.writing: concepts drawn and
+decoded, a sentence that repeats a phrase drawn again). `workspace` is the one read the page
 renders after any action.
 
 Every method checks its arguments (the document exists and is not deleted, the node is in
@@ -44,10 +45,10 @@ from app.errors import (
 from engine.codec import ConceptCodec
 from engine.codec.round_trip import round_trips
 from engine.lang import detect_language
-from engine.lcm.generation import NEVER
 from engine.lcm.quant_lcm import QuantLCM
 from engine.lcm.scoring import DRAWN_PER_SHOWN, best_fitting
 from engine.segment import heading_level, split_paragraphs, split_sentences
+from engine.writing import Written, write_after
 from storage import (
     ChangeView,
     DocumentStore,
@@ -126,9 +127,9 @@ class LCM(Protocol):
         self, context: torch.Tensor, num_samples: int, seed: int, **options
     ) -> torch.Tensor: ...
 
-    def generate(
-        self, context: torch.Tensor, max_concepts: int, seed: int, **options
-    ) -> torch.Tensor: ...
+    def generate_batch(
+        self, contexts: list[torch.Tensor], max_concepts: int, seed: int, **options
+    ) -> list[torch.Tensor]: ...
 
 
 @dataclass(frozen=True)
@@ -447,14 +448,11 @@ class WriterService:
             raise ServiceError("Expand works on outline items and headings; use Continue here.")
         # The writer asked for `count` sentences: neither end-of-text nor a repeat (drawn
         # again, the least repetitive draw kept) stops early.
-        concepts = self.lcm.generate(
-            self._context_through(doc, node),
-            max_concepts=count,
+        (written,) = write_after(
+            self.lcm, self.codec, [self._context_through(doc, node)], count, node.language,
             seed=self._seed(),
-            eot_threshold=NEVER,
-            stop_on_repeat=False,
-        )
-        added = self._insert_generated(doc, concepts, node.language, parent_id=node.id)
+        )  # fmt: skip
+        added = self._insert_generated(doc, written, node.language, parent_id=node.id)
         return Expansion(node, tuple(added), count)
 
     @refusals
@@ -463,21 +461,16 @@ class WriterService:
         or paragraph): at least one, then more until the LCM predicts the end of the text."""
         doc = self._document(document_id)
         node = self._node(doc, node_id)
-        context = self._context_through(doc, node)
-        # The writer asked for more text: the first sentence comes whatever the model thinks.
-        first = self.lcm.generate(
-            context, max_concepts=1, seed=self._seed(), eot_threshold=NEVER, stop_on_repeat=False
-        )
-        rest = self.lcm.generate(
-            torch.cat([context, first]), max_concepts=MAX_CONTINUE - 1, seed=self._seed()
-        )
-        concepts = torch.cat([first, rest])
+        (written,) = write_after(
+            self.lcm, self.codec, [self._context_through(doc, node)], MAX_CONTINUE,
+            node.language, seed=self._seed(), until_end=True,
+        )  # fmt: skip
         if node.kind is Kind.SENTENCE:
             parent_id, position = node.parent_id, node.position + 1
         else:
             parent_id, position = node.id, None
         added = self._insert_generated(
-            doc, concepts, node.language, parent_id=parent_id, position=position
+            doc, written, node.language, parent_id=parent_id, position=position
         )
         if len(added) == MAX_CONTINUE:
             reason = f"stopped at {MAX_CONTINUE} sentences: continue again for more"
@@ -756,18 +749,17 @@ class WriterService:
     def _insert_generated(
         self,
         doc: DocumentView,
-        concepts: torch.Tensor,
+        written: Written,
         language: str,
         *,
         parent_id: int | None,
         position: int | None = None,
     ) -> list[NodeView]:
-        if len(concepts) == 0:
+        if not written.texts:
             return []
-        texts = self.codec.decode(concepts, lang=language)
         nodes = [
             NewNode(Kind.SENTENCE, t, c.numpy(), language, Origin.GENERATED)
-            for t, c in zip(texts, concepts, strict=True)
+            for t, c in zip(written.texts, written.concepts, strict=True)
         ]
         return self.store.insert_nodes(doc.id, nodes, parent_id=parent_id, position=position)
 

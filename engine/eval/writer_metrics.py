@@ -6,9 +6,10 @@ seeded random sentence positions (each with at least one sentence before it):
   app's "regenerate" offers), decoded: dictionary-word rate, distinct strings and
   distinct-2 among the K, cosine of each sampled concept to the true sentence's concept
   and to its neighbours (the previous sentence and, when there is one, the next);
-- continuations: `continuation` new sentences from the same context, decoded: REP-4 and
-  dictionary-word rate, beside the REP-4 of the held-out text's own next sentences and of
-  the codec's round trip of them (how much repetition the decoder alone adds);
+- continuations: exactly `continuation` new sentences from the same context, written as
+  the app's Expand writes them (engine.writing), decoded: REP-4 and dictionary-word
+  rate, beside the REP-4 of the held-out text's own next sentences and of the codec's
+  round trip of them (how much repetition the decoder alone adds);
 - references: the dictionary-word rate of the true sentences and of the codec's own round
   trip of them, decode(encode(s)): decoded suggestions are held to the codec's own rate
   where it is below the 90 % target.
@@ -35,6 +36,7 @@ from tqdm import tqdm
 
 from engine.data.shards import END_OF_TEXT
 from engine.eval import text_metrics as tm
+from engine.writing import write_after
 
 _TOKEN = re.compile(r"\w+(?:['’]\w+)*")
 CONTEXT_TAIL = 2  # sentences of context shown with an example
@@ -193,12 +195,11 @@ def regenerate(
 def continue_texts(
     model, codec, contexts, length: int, seed: int, lang: str, **options: Any
 ) -> list[list[str]]:
-    """Up to `length` generated sentences per context (fewer where the model ends the text
-    or keeps repeating itself); `options` override the model's sampler."""
-    generated = model.generate_batch(
-        [c.to(model.device) for c in contexts], length, seed=seed, **options
-    )
-    return decode_groups(codec, generated, lang)
+    """Exactly `length` new sentences per context, written as the app's Expand writes them
+    (engine.writing: a sentence that repeats a phrase is drawn again); `options` override
+    the model's sampler."""
+    written = write_after(model, codec, contexts, length, lang, seed, **options)
+    return [list(w.texts) for w in written]
 
 
 def decode_groups(codec, groups: list[torch.Tensor], lang: str) -> list[list[str]]:
@@ -269,7 +270,6 @@ def writer_metrics(
         "continuation_rep_4": mean_repetition(continuations, 4),
         "held_out_rep_4": mean_repetition(held_out, 4),
         "round_trip_rep_4": mean_repetition([" ".join(r) for r in round_trips], 4),
-        "continuation_sentences": _mean(len(c) for c in continued),
         "examples": [
             {
                 "context": places[i].context_tail(CONTEXT_TAIL),

@@ -114,7 +114,6 @@ def test_writer_metrics_end_to_end_is_seeded_and_in_range(setup):
     places = wm.sample_positions(docs, 2, np.random.default_rng(3))
     round_trips = [" ".join(codec.decode(p.held_out_concepts(5))) for p in places]
     assert run["round_trip_rep_4"] == pytest.approx(wm.mean_repetition(round_trips, 4))
-    assert 0 <= run["continuation_sentences"] <= 5
 
     examples = run["examples"]
     assert len(examples) == 10
