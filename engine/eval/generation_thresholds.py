@@ -26,8 +26,10 @@ import torch.nn.functional as F
 from engine.data.shards import END_OF_TEXT
 from engine.lcm.generation import sample_next_batch
 
-EOT_GRID = (0.9, 0.95, 0.97, 0.98, 0.99)
-REPEAT_GRID = (0.99, 0.995, 0.998, 0.999, 0.9995)
+# Wide enough for both kinds of space: the demo codec v2 packed a document's sentences at
+# cosine 0.97, the contrastive v3 spreads them (consecutive ones at 0.46 on average).
+EOT_GRID = (0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998)
+REPEAT_GRID = (0.7, 0.8, 0.9, 0.95, 0.97, 0.99, 0.995, 0.998, 0.999, 0.9995)
 REAL_REPEATS = 0.1  # share of real sentences a repetition threshold may flag
 BATCH = 16
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from engine.codec import load_codec
-from engine.eval.text_metrics import ngrams, words
+from engine.eval.text_metrics import words
 from engine.lcm import load_lcm
-from engine.writing import PHRASE, repeated_phrases, write_after
+from engine.writing import repeated_phrases, write_after
 
 OPENINGS = [
     ["The night train left the city a few minutes late.", "Most of the carriages were empty."],
@@ -34,13 +34,16 @@ def contexts(models):
     return [codec.encode(lines, lang="eng_Latn") for lines in OPENINGS]
 
 
-def test_repeated_phrases_counts_the_four_grams_seen_before_or_twice_in_the_sentence():
-    earlier = {("the", "cat", "sat", "on")}
-    assert repeated_phrases("The cat sat on the mat.", earlier) == 1
-    assert repeated_phrases("A dog ran to a tree.", earlier) == 0
-    # "a b c d a b c d": 5 four-grams, "a b c d" twice
-    assert repeated_phrases("a b c d a b c d", set()) == 1
-    assert repeated_phrases("Too short.", earlier) == 0
+def test_repeated_phrases_counts_the_four_grams_the_text_already_has():
+    before = words("The cat sat on")
+    # "the cat sat on the cat sat on the mat": "the cat sat on" and "cat sat on the" again
+    assert repeated_phrases("the cat sat on the mat.", before) == 2
+    assert repeated_phrases("A dog ran to a tree.", before) == 0
+    assert repeated_phrases("a b c d a b c d", []) == 1
+    # across sentence ends: "converts text converts text" + "converts text" repeats the
+    # 4-gram "converts text converts text"
+    assert repeated_phrases("Converts text.", words("Converts text. Converts text.")) == 1
+    assert repeated_phrases("Too short.", []) == 0
 
 
 def test_writes_exactly_the_sentences_asked_for_as_the_decoding_of_their_concepts(models, contexts):
@@ -61,15 +64,16 @@ def test_a_sentence_that_repeats_a_phrase_is_drawn_again(models, contexts):
     def repeats(tries: int) -> int:
         total = 0
         for w in write_after(lcm, codec, contexts, 5, "eng_Latn", seed=0, tries=tries):
-            seen: set[tuple[str, ...]] = set()
-            for text in w.texts:
-                total += repeated_phrases(text, seen)
-                seen |= set(ngrams(words(text), PHRASE))
+            text: list[str] = []
+            for sentence in w.texts:
+                total += repeated_phrases(sentence, text)
+                text += words(sentence)
         return total
 
     once, guarded = repeats(1), repeats(8)
     assert once > 0  # the demo LCM left alone repeats itself within five sentences
-    assert guarded < once / 2  # 25 repeated phrases left alone, 5 guarded
+    assert guarded < once / 2
+    print(once, guarded)
 
 
 def test_until_end_gives_the_first_sentence_then_stops_where_the_text_ends(models, contexts):
