@@ -183,6 +183,9 @@ paraphrasing: highest cosine to a context concept), against two trivial predicto
 ## What a writer gets (held-out documents, decoded)
 At the same positions: K=4 regenerations of a sentence from the concepts before it and
 5-sentence continuations, decoded by the demo codec (`engine/eval/writer_metrics.py`).
+The continuations are written as the app's Expand writes them (`engine/writing.py`):
+exactly 5 sentences, each one that adds a repeated 4-gram drawn again (up to 8 draws,
+redraws at guidance 1, the least repetitive kept).
 Word rate: share of decoded words found in Debian's `wamerican` list (the codec's own
 round trip of the true sentences is the reference); distinct: share of the 4
 alternatives that differ; cosines of the sampled concepts to the true sentence's and to
