@@ -1,6 +1,7 @@
 """What a writer waits for, through the real WriterService, store (SQLite file) and demo
-models: regenerate one node (K=4) after 100 and after 10,000 sentences, decode a whole
-100-sentence document (the language view), import 5 MB of prose, and open a document of
+models: regenerate one node (K=4) after 100 and after 10,000 sentences, expand an outline
+item by 5 sentences after 100, decode a whole 100-sentence document (the language view),
+import 5 MB of prose, and open a document of
 10,000 sentences (read and render it on the server, and in Chromium from the click until
 its last sentence is in the outline).
 
@@ -31,6 +32,7 @@ from .harness import Measurement, measure, measure_once, write_results
 DOCUMENT_SENTENCES = 100
 BIG_SECTIONS, BIG_SENTENCES_PER_SECTION = 100, 100  # + a paragraph each: 10,200 nodes
 K = 4
+EXPAND = 5
 IMPORT_BYTES = 5 * 2**20
 
 
@@ -103,6 +105,17 @@ def regenerate_cases(service: WriterService, repeats: int) -> list:
         measure("regenerate.store_variants", lambda: store.add_variants(node.id, variants),
                 repeats=repeats, **common),
     ]  # fmt: skip
+
+
+def expand_case(service: WriterService, repeats: int):
+    """Expand an outline item after 100 sentences by EXPAND sentences: each drawn, decoded
+    and drawn again while it repeats a phrase (engine.writing), then stored. Each run adds
+    its sentences under the same item, so the context grows by EXPAND a run."""
+    text = document_text(DOCUMENT_SENTENCES) + "\n\n- What happened next\n"
+    doc = service.import_text(text, title="Expand")
+    item = next(n for n in doc.nodes if n.kind is Kind.OUTLINE)
+    return measure("expand", lambda: service.expand(doc.id, item.id, EXPAND), repeats=repeats,
+                   sentences=EXPAND, context=DOCUMENT_SENTENCES + 1)  # fmt: skip
 
 
 def decode_document_case(service: WriterService, repeats: int):
@@ -210,6 +223,7 @@ def run(options):
         service.warm_up()
         results = [import_case(service)]  # first: its peak memory from a fresh process
         results += regenerate_cases(service, repeats)
+        results.append(expand_case(service, repeats))
         results.append(decode_document_case(service, repeats))
         big = store.create_document("Big", big_document(codec.dim), language="eng_Latn",
                                     codec_name=codec.name, codec_dim=codec.dim)  # fmt: skip
