@@ -35,7 +35,7 @@ TRIES = 8  # draws of a sentence before the least repetitive one is kept
 REDRAW_GUIDANCE = 1.0
 
 
-class Generator(Protocol):
+class ConceptGenerator(Protocol):
     def generate_batch(
         self, contexts: list[torch.Tensor], max_concepts: int, seed: int, **options: Any
     ) -> list[torch.Tensor]: ...
@@ -67,7 +67,7 @@ def repeated_phrases(sentence: str, before: list[str]) -> int:
 
 
 def write_after(
-    lcm: Generator,
+    lcm: ConceptGenerator,
     codec: Decoder,
     contexts: list[torch.Tensor],
     count: int,
@@ -89,10 +89,10 @@ def write_after(
         raise ValueError(f"count must be >= 0, got {count}")
     if tries < 1:
         raise ValueError(f"tries must be >= 1, got {tries}")
-    contexts = [c.float() for c in contexts]
+    contexts = [c.float().cpu() for c in contexts]  # the LCM moves them to its device
     concepts: list[list[torch.Tensor]] = [[] for _ in contexts]
     texts: list[list[str]] = [[] for _ in contexts]
-    written: list[list[str]] = [[] for _ in contexts]  # the words of the new text
+    so_far: list[list[str]] = [[] for _ in contexts]  # the words of the new text
     live = list(range(len(contexts)))
     for step in range(count):
         best: dict[int, tuple[int, torch.Tensor, str]] = {}
@@ -113,7 +113,7 @@ def write_after(
             drawn = [d.float().cpu() for d in drawn if len(d)]
             decoded = codec.decode(torch.cat(drawn), lang=lang) if drawn else []
             for i, concept, text in zip(todo, drawn, decoded, strict=True):
-                repeats = repeated_phrases(text, written[i])
+                repeats = repeated_phrases(text, so_far[i])
                 if i not in best or repeats < best[i][0]:
                     best[i] = (repeats, concept, text)
             todo = [i for i in todo if best[i][0] > 0]
@@ -124,7 +124,7 @@ def write_after(
             contexts[i] = torch.cat([contexts[i], concept])
             concepts[i].append(concept)
             texts[i].append(text)
-            written[i] += words(text)
+            so_far[i] += words(text)
     dim = contexts[0].shape[-1] if contexts else 0
     return [
         Written(torch.cat(c) if c else torch.zeros(0, dim), tuple(t))
