@@ -73,7 +73,6 @@ def test_a_sentence_that_repeats_a_phrase_is_drawn_again(models, contexts):
     once, guarded = repeats(1), repeats(8)
     assert once > 0  # the demo LCM left alone repeats itself within five sentences
     assert guarded < once / 2
-    print(once, guarded)
 
 
 def test_until_end_gives_the_first_sentence_then_stops_where_the_text_ends(models, contexts):
