@@ -47,6 +47,10 @@ VALID_PERCENT = 5
 HELD_OUT_SOURCES = {"debian-reference"}  # whole source in split "test"
 SKIPPED_PAGES = re.compile(r"license|licence|copyright|legalnotice|genindex|search|py-modindex")
 NAV_CLASSES = {"topless", "title", "logo", "caption", "admonition-title", "rubric"}
+# Page furniture, not the page's text: LibreOffice's header, side bars, "To access this
+# command..." menu paths and debug footer ("This page is: /text/...xhp", "Title is: ...").
+SKIPPED_TAGS = {"header", "footer", "nav", "aside"}
+SKIPPED_DIV_CLASSES = {"howtoget", "debug"}
 _LANG_SUFFIX = re.compile(r"\.(en|fr|de|es)\.html$")  # ch01.fr.html -> ch01.html
 
 
@@ -115,7 +119,8 @@ class _ParagraphParser(html.parser.HTMLParser):
 
     Paragraphs are <p> (Sphinx, DocBook, LibreOffice) and DocBook's <div class="para">
     (the handbook). Text inside <pre> is dropped, as are the navigation paragraphs
-    (class "topless", "title", ...).
+    (class "topless", "title", ...) and everything inside page furniture (SKIPPED_TAGS,
+    SKIPPED_DIV_CLASSES).
     """
 
     def __init__(self) -> None:
@@ -126,11 +131,17 @@ class _ParagraphParser(html.parser.HTMLParser):
         self._para_tag: str | None = None  # tag name of the open paragraph element
         self._para_depth = 0  # nesting of that tag name inside the open paragraph
         self._depth_pre = 0
+        self._skip_tag: str | None = None  # tag name of the open furniture element
+        self._skip_depth = 0  # nesting of that tag name inside it
         self._buffer: list[str] = []
 
     def handle_starttag(self, tag: str, attrs) -> None:
         classes = set((dict(attrs).get("class") or "").split())
-        if tag == "title":
+        if self._skip_tag is not None:
+            self._skip_depth += tag == self._skip_tag
+        elif tag in SKIPPED_TAGS or (tag == "div" and classes & SKIPPED_DIV_CLASSES):
+            self._skip_tag, self._skip_depth = tag, 1
+        elif tag == "title":
             self._in_title = True
         elif tag == "pre":
             self._depth_pre += 1
@@ -142,7 +153,11 @@ class _ParagraphParser(html.parser.HTMLParser):
             self._para_tag, self._para_depth = tag, 1
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
+        if self._skip_tag is not None:
+            self._skip_depth -= tag == self._skip_tag
+            if self._skip_depth == 0:
+                self._skip_tag = None
+        elif tag == "title":
             self._in_title = False
         elif tag == "pre":
             self._depth_pre = max(0, self._depth_pre - 1)
@@ -412,14 +427,21 @@ def write_sentences(corpus_path: str | Path, out_dir: str | Path) -> dict[str, P
     return paths
 
 
+MIN_DOCUMENT_SENTENCES = 3
+
+
 def write_documents(corpus_path: str | Path, out: str | Path, lang: str, splits=("train", "valid")):
-    """The documents of one language and some splits, as a JSONL file for `prepare`."""
+    """The documents of one language and some splits with at least MIN_DOCUMENT_SENTENCES
+    sentences, as a JSONL file for `prepare`. Shorter pages (a one-line function summary,
+    a stub) are not documents an LCM learns to write from: they taught the demo LCM to
+    fill continuations with one-line stubs."""
     out = Path(out)
     if not out.exists():
         partial = out.with_suffix(".partial")
         with partial.open("w", encoding="utf-8") as f:
             for doc in read_documents(corpus_path, lang=lang):
-                if doc["split"] in splits:
+                long_enough = len(document_sentences(doc)) >= MIN_DOCUMENT_SENTENCES
+                if doc["split"] in splits and long_enough:
                     f.write(json.dumps(doc, ensure_ascii=False) + "\n")
         partial.rename(out)
     return out

@@ -3,8 +3,9 @@ LCM's held-out metrics beside two trivial baselines, and the bundled LCM's sampl
 comparison, sampler tuning and regenerate comparison. Each is cached under <work>/eval.
 
 The held-out documents (split valid) are used two ways, never both: the first EVAL_DOCS
-in shard order are what every reported figure is measured on; the next EVAL_DOCS are
-what the bundled sampler is tuned on."""
+drawn (engine.eval.evaluate.usable_documents, a fixed shuffle) are what every reported
+figure is measured on; the next EVAL_DOCS drawn are what the bundled sampler is tuned
+on."""
 
 from __future__ import annotations
 
@@ -146,8 +147,8 @@ def sampler_comparison(work: Path, model: Path, codec_dir: Path) -> list[dict]:
 
 
 def tuning_documents(work: Path) -> list[dict]:
-    """Held-out documents EVAL_DOCS + 1 to 2 x EVAL_DOCS in shard order (those with two
-    or more concepts): the sampler is tuned on these, which no reported figure reads."""
+    """Held-out documents EVAL_DOCS + 1 to 2 x EVAL_DOCS drawn (those with two or more
+    concepts): the sampler is tuned on these, which no reported figure reads."""
     return usable_documents(work / "shards", "valid", EVAL_DOCS, skip=EVAL_DOCS)
 
 

@@ -99,13 +99,13 @@ def build_demo_assets(cfg: DemoAssetsConfig) -> dict:
         data = "the held-out documents (split valid) of the demo corpus"
         set_sampler_section(card, sampler_comparison(work, finals[BUNDLED_LCM], codec_dir), data)
         tuning_data = (
-            f"held-out documents {EVAL_DOCS + 1}-{2 * EVAL_DOCS} (split valid, shard order) "
-            "of the demo corpus"
+            f"held-out documents {EVAL_DOCS + 1}-{2 * EVAL_DOCS} drawn by the evaluation's "
+            "fixed shuffle (split valid) of the demo corpus"
         )
         set_tuning_section(card, tuned, tuning_data)
         positions = (
-            f"up to 4 in each of the first {REGENERATE_DOCS} held-out documents (split valid)"
-            " of the demo corpus, which the LCM never saw"
+            f"up to 4 in each of the first {REGENERATE_DOCS} held-out documents drawn (split"
+            " valid) of the demo corpus, which the LCM never saw"
         )
         set_regenerate_section(card, regenerate_comparison(work, finals[BUNDLED_LCM]), positions)
     if BUNDLED_QUANT in finals:

@@ -37,6 +37,8 @@ from engine.eval.mutual_information import LogProbModel, UnigramCacheLM
 from engine.eval.rvq_curve import autoencoding_curve
 from engine.lcm.generation import set_stopping
 
+DOCUMENT_SEED = 0  # the shuffle that draws the documents evaluated (usable_documents)
+
 
 @dataclass(frozen=True)
 class EvalConfig:
@@ -62,15 +64,18 @@ class EvalConfig:
 
 
 def usable_documents(data: str | Path, split: str, max_docs: int, skip: int = 0) -> list[dict]:
-    """Of the documents of `split` after the first `skip`, up to max_docs with two or more
-    concepts (a context and a next concept to predict); at least two are needed
-    (contrastive accuracy compares them)."""
-    read = read_documents(data, split, skip + max_docs)[skip:]
-    docs = [d for d in read if len(d["embeddings"]) >= 2]
+    """Up to max_docs documents of `split` with two or more concepts (a context and a next
+    concept to predict), drawn by a fixed shuffle after the first `skip` drawn: shards
+    follow the input files, so the first documents of a split are often one source, and
+    disjoint slices of one shuffle keep a tuning set apart from the reported one. At least
+    two are needed (contrastive accuracy compares them)."""
+    usable = [d for d in read_documents(data, split) if len(d["embeddings"]) >= 2]
+    order = np.random.default_rng(DOCUMENT_SEED).permutation(len(usable))
+    docs = [usable[i] for i in order[skip : skip + max_docs]]
     if len(docs) < 2:
         raise ValueError(
             f"split {split!r} of {data} has {len(docs)} usable document(s) after the first "
-            f"{skip}; evaluation needs at least 2 with 2 or more concepts"
+            f"{skip} drawn; evaluation needs at least 2 with 2 or more concepts"
         )
     return docs
 

@@ -12,12 +12,16 @@ GIMP = next(s for s in HTML_SOURCES if s.name == "gimp-help")
 REFERENCE = next(s for s in HTML_SOURCES if s.name == "debian-reference")
 
 ENGLISH_PAGE = """<html><head><title>Layers</title></head><body>
+<header><p>The GIMP user manual, version two point ten</p></header>
 <div class="navheader"><p class="title">Previous page</p></div>
 <p>A layer is like a sheet of glass. You can stack as many as you like.</p>
+<div class="howtoget"><div><p>To access this command, open the menu:</p></div>
+<div class="body"><p>Choose Layer - New Layer from the menu.</p></div></div>
 <div class="informalexample"><pre class="screen">gimp --batch</pre></div>
 <p>Each layer has its own opacity and mode.</p>
 <p>Open the Layers dialog to see them.</p>
-</body></html>"""
+<footer><div class="debug"><p>This page is: /text/layers.xhp</p></div></footer>
+</body></html>"""  # LibreOffice's page furniture: header, "how to get" box, debug footer
 FRENCH_PAGE = """<html><head><title>Calques</title></head><body>
 <div class="navheader"><p class="title">Page précédente</p></div>
 <p>Un calque est comme une feuille de verre. Vous pouvez en empiler autant que vous voulez.</p>

@@ -11,6 +11,7 @@ from engine.data.corpus import (
     reads_as,
     sentence_pairs,
     split_of,
+    write_documents,
     write_sentences,
 )
 from tests.demo.debs import ENGLISH_SLOTS, SPANISH_SLOTS, unpacked_packages, write_ztext
@@ -43,7 +44,7 @@ def test_build_corpus_writes_documents_aligned_pairs_and_lines(tmp_path):
         "A layer is like a sheet of glass. You can stack as many as you like.",
         "Each layer has its own opacity and mode.",
         "Open the Layers dialog to see them.",
-    ]  # no navigation, no code, no licence page
+    ]  # no navigation, no page furniture, no code, no licence page
     assert french["text"].count("\n\n") == 1  # the untranslated paragraph is not French
     assert french["lang"] == "fra_Latn" and french["split"] == english["split"]
     assert english["split"] == split_of("gimp-help/layers.html")
@@ -123,3 +124,18 @@ def test_documents_filter_by_split_and_language(tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert [d["id"] for d in read_documents(path, lang="eng_Latn")] == ["a", "c"]
     assert [d["id"] for d in read_documents(path, "train", "fra_Latn")] == ["b"]
+
+
+def test_lcm_documents_are_one_language_and_three_sentences_or_more(tmp_path):
+    three = "One thing happened. Then another did.\n\nIt ended there."
+    rows = [
+        {"id": "long", "text": three, "split": "train", "lang": "eng_Latn"},
+        {"id": "stub", "text": "Converts text. Returns it.", "split": "train", "lang": "eng_Latn"},
+        {"id": "french", "text": "Un. Deux. Trois.", "split": "train", "lang": "fra_Latn"},
+        {"id": "held", "text": three, "split": "valid", "lang": "eng_Latn"},
+        {"id": "test", "text": three, "split": "test", "lang": "eng_Latn"},
+    ]
+    corpus = tmp_path / "documents.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = write_documents(corpus, tmp_path / "eng.jsonl", "eng_Latn")
+    assert [d["id"] for d in read_documents(out)] == ["long", "held"]

@@ -111,6 +111,22 @@ def test_sampler_comparison_scores_every_variant_at_eval_positions(setup):
         compare_samplers(model, root / "s", codec, variants={"typo": {"guidance_spac": "x0"}})
 
 
+def test_evaluated_documents_are_drawn_by_a_fixed_shuffle_into_disjoint_sets(setup):
+    """Reported and tuning documents are slices of one seeded shuffle of the split, not
+    the first in shard order (which follow the input files, often one source)."""
+    root, _, _ = setup
+
+    def drawn(skip: int) -> list[str]:
+        return [d["text"] for d in eval_lib.usable_documents(root / "s", "valid", 2, skip)]
+
+    reported, tuning = drawn(0), drawn(2)
+    assert sorted(reported + tuning) == sorted(TEXT)
+    assert reported == drawn(0)
+    assert reported + tuning != TEXT  # drawn, not taken in shard order
+    with pytest.raises(ValueError, match="1 usable document\\(s\\) after the first 3 drawn"):
+        eval_lib.usable_documents(root / "s", "valid", 2, skip=3)
+
+
 def test_sampler_comparison_table():
     rows = [
         {"variant": "a", "options": {"guidance_space": "noise"}, "predictions": 8,
