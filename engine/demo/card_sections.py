@@ -19,7 +19,7 @@ from engine.demo.templates import (
     TUNING_INTRO,
     TUNING_SECTION,
 )
-from engine.eval import generation_thresholds, sampler_comparison, sampler_sweep
+from engine.eval import generation_thresholds, sampler_comparison, sampler_sweep, writer_metrics
 from engine.eval.concept_checks import regenerate_table
 from engine.lcm.scoring import LEAD_SAMPLES, PREDICTION_STEPS
 
@@ -89,8 +89,8 @@ def _tuning_section(tuned: dict, data: str) -> str:
     missing = [s["option"] for s in tuned["sweeps"] if s["option"] not in chosen]
     if missing:
         verdict += ("; " if verdict else "") + (
-            f"no value of {', '.join(missing)} met both conditions (the model's default is "
-            "kept: it needs more training)"
+            f"no value of {', '.join(missing)} met the writer's targets (the model's default "
+            "is kept: it needs more training)"
         )
     tables = "\n".join(
         f"**{s['option']}**\n\n"
@@ -104,6 +104,9 @@ def _tuning_section(tuned: dict, data: str) -> str:
         verdict=verdict,
         tables=tables,
         tolerance=tolerance,
+        word_rate=writer_metrics.WORD_RATE,
+        slack=writer_metrics.WORD_SLACK * 100,
+        distinct=writer_metrics.DISTINCT,
         real_repeats=generation_thresholds.REAL_REPEATS,
         generation_verdict=", ".join(
             f"{option} **{value:g}**" for option, value in generation["chosen"].items()

@@ -23,13 +23,14 @@ real sentences would count as repeating an earlier one of their document. Chosen
 Then, at those thresholds, `engine.eval.sampler_sweep.tune` sweeps the guidance scale,
 then its rescale, then the number of denoising steps, each at the values chosen before
 it, at the same positions and starting noise. Each value is scored by next-concept
-accuracy and l2, the decoded K=4 regenerations' dictionary-word rate and distinct
-bigrams, REP-4 of 5-sentence continuations beside the held-out text's own, and how many
-of 20 seeded expansions by 5 sentences got all 5 with no repeat left after resampling.
+accuracy and l2, the decoded K=4 regenerations' dictionary-word rate (beside the codec's
+own round trip of the true sentences) and share of distinct alternatives, and REP-4 of
+5-sentence continuations (written as Expand writes them) beside the held-out text's own.
 Guidance sharpens the next concept, so accuracy rises with it, but successive concepts
-converge: expansions stop short and continuations loop. Among the values whose
-expansions all reach their length and whose continuations repeat no more than real text,
-the most accurate wins; for steps, the fewest within {tolerance:g} of the best accuracy,
+converge: continuations loop and alternatives coincide. Among the values that meet the
+writer's targets (words {word_rate:.0%}, or the round trip's rate less {slack:.0f} points
+where lower; distinct alternatives {distinct:.0%}; REP-4 no higher than the text's), the
+most accurate wins; for steps, the fewest within {tolerance:g} of the best accuracy,
 since a writer waits for every step. Chosen: {verdict}.
 
 {tables}"""

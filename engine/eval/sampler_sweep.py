@@ -3,16 +3,15 @@ guidance scale by default) over a grid of values, every value scored at the same
 positions with the same starting noise; `tune` sweeps several options one after another,
 each at the values already chosen.
 
-A value is acceptable when expanding by `n` sentences (end of text ignored, as the app's
-Expand does) reaches `n` in every one of `tries` seeded expansions without a concept that
-repeats an earlier one even after resampling (the app's Expand would keep the least
-repetitive draw there; the sweep counts that as a failure), and the decoded
-5-sentence continuations repeat 4-grams no more than the held-out text itself (REP-4);
-among those, the highest contrastive accuracy wins. Guidance sharpens the next concept
-(accuracy rises with it) but makes successive concepts converge, so the repetition check
-fires and continuations loop: the sweep finds where that starts. For an option that costs
-time (the number of denoising steps), the cheapest acceptable value within `tolerance` of
-the best accuracy wins: a writer waits for every step.
+A value is acceptable when its decoded suggestions meet the writer's targets
+(engine.eval.writer_metrics.writer_targets): K=4 regenerations in words of the language
+and distinct from each other, 5-sentence continuations (written as the app's Expand
+writes them, so always 5) repeating 4-grams no more than the held-out text itself
+(REP-4); among those, the highest contrastive accuracy wins. Guidance sharpens the next
+concept (accuracy rises with it) but makes successive concepts converge, so
+continuations loop and alternatives coincide: the sweep finds where that starts. For an
+option that costs time (the number of denoising steps), the cheapest acceptable value
+within `tolerance` of the best accuracy wins: a writer waits for every step.
 
     rows = sweep(model, codec, docs, words)
     best = choose(rows)   # e.g. {"guidance_scale": 3.0, ...}
@@ -29,8 +28,7 @@ import torch
 from engine.data.shards import END_OF_TEXT
 from engine.eval.evaluate import next_concept_metrics
 from engine.eval.mutual_information import UnigramCacheLM
-from engine.eval.writer_metrics import writer_metrics
-from engine.lcm.generation import NEVER
+from engine.eval.writer_metrics import writer_metrics, writer_targets
 
 GUIDANCE_GRID = (1.0, 2.0, 3.0, 5.0, 8.0)
 
@@ -48,25 +46,8 @@ TUNING = (
     Grid("guidance_rescale", (0.0, 0.35, 0.7)),
     Grid("steps", (10, 20, 40), tolerance=0.005),
 )
-CONTEXT = 3  # concepts of each document an expansion continues from
-COLUMNS = ("contrastive_accuracy", "l2", "regen_word_rate", "regen_distinct_2",
-           "continuation_rep_4", "held_out_rep_4", "exact")  # fmt: skip
-
-
-def exact_expansions(model, docs: list[dict], n: int, tries: int, seed: int, **options) -> int:
-    """How many of `tries` seeded n-concept expansions reach n concepts with no repeat left
-    after resampling; try i continues the first CONTEXT concepts of document i (cycling
-    through `docs`)."""
-    usable = [d for d in docs if len(d["embeddings"]) >= CONTEXT]
-    if not usable:
-        raise ValueError(f"no document has {CONTEXT} or more concepts to expand from")
-    exact = 0
-    for i in range(tries):
-        context = torch.from_numpy(usable[i % len(usable)]["embeddings"][:CONTEXT])
-        new = model.generate(context.to(model.device), n, seed=seed + i, eot_threshold=NEVER,
-                             **options)  # fmt: skip
-        exact += len(new) == n
-    return exact
+COLUMNS = ("contrastive_accuracy", "l2", "regen_word_rate", "round_trip_word_rate",
+           "regen_distinct", "continuation_rep_4", "held_out_rep_4")  # fmt: skip
 
 
 def sweep(
@@ -79,14 +60,11 @@ def sweep(
     *,
     fixed: Mapping[str, Any] | None = None,
     positions: int = 4,
-    n: int = 5,
-    tries: int = 20,
     seed: int = 0,
     lang: str = "eng_Latn",
 ) -> list[dict]:
-    """One row per value: the option, the next-concept metrics (lcm-writer eval's), the
-    writer-facing figures and `exact` of `tries` expansions by `n`; other sampler options
-    at `fixed` (else the model's defaults)."""
+    """One row per value: the option, the next-concept metrics (lcm-writer eval's) and the
+    writer-facing figures; other sampler options at `fixed` (else the model's defaults)."""
     lm = UnigramCacheLM([s for d in docs for s in d["sentences"] if s != END_OF_TEXT])
     rows = []
     with torch.inference_mode():
@@ -95,8 +73,7 @@ def sweep(
             metrics = next_concept_metrics(model, codec, docs, lm, lang, seed, positions, options)
             writer = writer_metrics(model, codec, docs, words, positions=positions, seed=seed,
                                     lang=lang, examples=0, sampler=options)  # fmt: skip
-            exact = exact_expansions(model, docs, n, tries, seed, **options)
-            rows.append({option: value, **metrics, **writer, "exact": exact, "tries": tries})
+            rows.append({option: value, **metrics, **writer})
     return rows
 
 
@@ -106,8 +83,7 @@ def choose(
     """The acceptable row (module docstring) with the highest contrastive accuracy, or
     with `tolerance` the one with the smallest `option` value within it of that accuracy;
     None when no value is acceptable."""
-    fine = [r for r in rows if r["exact"] == r["tries"]
-            and r["continuation_rep_4"] <= r["held_out_rep_4"]]  # fmt: skip
+    fine = [r for r in rows if all(writer_targets(r).values())]
     best = max(fine, key=lambda r: r["contrastive_accuracy"], default=None)
     if best is None or tolerance is None:
         return best
@@ -141,7 +117,7 @@ def markdown_table(
     best = choose(rows, option, tolerance)
     lines = [f"| {option} | " + " | ".join(COLUMNS) + " |", "|---:|" + "---:|" * len(COLUMNS)]
     for row in rows:
-        cells = [f"{row[c]:.4f}" for c in COLUMNS[:-1]] + [f"{row['exact']} of {row['tries']}"]
+        cells = [f"{row[c]:.4f}" for c in COLUMNS]
         mark = "**" if row is best else ""
         lines.append(f"| {mark}{row[option]:g}{mark} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -224,6 +224,27 @@ def examples_markdown(examples: list[dict]) -> str:
     return "\n".join(parts)
 
 
+# What a writer needs of decoded suggestions (issue 23): words of the language (90 %, or
+# the codec's own round trip less 3 points where that is lower: the LCM's concepts should
+# decode as cleanly as real sentences do), alternatives that differ, continuations that
+# repeat no more than real text does.
+WORD_RATE, WORD_SLACK, DISTINCT = 0.90, 0.03, 0.75
+
+
+def word_rate_target(figures: Mapping[str, float]) -> float:
+    """The dictionary-word rate `writer_metrics` figures are held to."""
+    return min(WORD_RATE, figures["round_trip_word_rate"] - WORD_SLACK)
+
+
+def writer_targets(figures: Mapping[str, float]) -> dict[str, bool]:
+    """Which of the writer's targets `writer_metrics` figures meet."""
+    return {
+        "word_rate": figures["regen_word_rate"] >= word_rate_target(figures),
+        "distinct": figures["regen_distinct"] >= DISTINCT,
+        "rep_4": figures["continuation_rep_4"] <= figures["held_out_rep_4"],
+    }
+
+
 def writer_metrics(
     model,
     codec,
