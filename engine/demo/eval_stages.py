@@ -16,11 +16,16 @@ import numpy as np
 import torch
 
 from engine.codec import demo_train, load_codec
-from engine.data.shards import read_documents
+from engine.data.shards import END_OF_TEXT, read_documents
 from engine.demo.constants import EVAL_DOCS, EVAL_POSITIONS, REGENERATE_DOCS, RVQ_HELDOUT
 from engine.eval import concept_metrics as cm
 from engine.eval import sampler_sweep
-from engine.eval.concept_checks import compare_regenerate, pair_cosines, repeat_threshold
+from engine.eval.concept_checks import (
+    compare_regenerate,
+    nearest_cosines,
+    pair_cosines,
+    repeat_threshold,
+)
 from engine.eval.evaluate import (
     EvalConfig,
     evaluate,
@@ -181,14 +186,14 @@ def regenerate_comparison(work: Path, model: Path) -> dict:
 
 
 EVERYDAY_NEIGHBOURS = 200  # lines of assets/eval/everyday_en.txt whose neighbours are pairs
-NEIGHBOUR_DOCS = 25  # tuning documents whose consecutive sentences are pairs
 
 
 def repeat_cosine(work: Path, codec_dir: Path) -> dict:
     """The cosine above which the writer flags two sentences as saying the same thing
     (engine.eval.concept_checks.repeat_threshold), for this codec: the everyday
-    paraphrase pairs of assets/eval against unrelated neighbours (consecutive everyday
-    lines and consecutive sentences of tuning documents); cached."""
+    paraphrase pairs of assets/eval against neighbours that say something else
+    (consecutive everyday lines; each sentence of a tuning document with its nearest
+    other sentence there, as the badge compares them); cached."""
     out = work / "eval" / "repeat.json"
     if not out.exists():
         codec = load_codec(codec_dir, device="cpu")
@@ -196,8 +201,10 @@ def repeat_cosine(work: Path, codec_dir: Path) -> dict:
         originals, paraphrases = zip(*(line.split("\t") for line in lines), strict=True)
         everyday = (ASSETS / "eval" / "everyday_en.txt").read_text().splitlines()
         everyday = codec.encode([s for s in everyday if s.strip()][:EVERYDAY_NEIGHBOURS])
-        docs = [torch.from_numpy(d["embeddings"]) for d in tuning_documents(work)]
-        documents = np.concatenate([pair_cosines(d[:-1], d[1:]) for d in docs[:NEIGHBOUR_DOCS]])
+        docs = [d["embeddings"][_sentence_rows(d)] for d in tuning_documents(work)]
+        documents = np.concatenate(
+            [nearest_cosines(torch.from_numpy(e)) for e in docs if len(e) > 1]
+        )
         prose = pair_cosines(everyday[:-1], everyday[1:])
         found = repeat_threshold(
             pair_cosines(codec.encode(list(originals)), codec.encode(list(paraphrases))),
@@ -208,3 +215,8 @@ def repeat_cosine(work: Path, codec_dir: Path) -> dict:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(found, indent=2) + "\n")
     return json.loads(out.read_text())
+
+
+def _sentence_rows(doc: dict) -> list[int]:
+    """Rows of a shard document that are sentences (not its end-of-text marker)."""
+    return [i for i, s in enumerate(doc["sentences"]) if s != END_OF_TEXT]

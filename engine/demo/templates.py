@@ -81,10 +81,13 @@ The writer flags two sentences of a document as saying the same thing when their
 concepts' cosine is at least **{threshold:.2f}** (`REPEAT_COSINE` in app/service.py),
 chosen to get the most pairs of both kinds right on held-out pairs ({data};
 `engine/eval/concept_checks.py`): {paraphrases} paraphrase pairs (mean cosine
-{paraphrase_cosine:.3f}; {paraphrases_flagged:.0%} flagged) against {neighbours} unrelated
-neighbours, consecutive sentences of held-out prose and documents (mean cosine
-{neighbour_cosine:.3f}; {neighbours_flagged:.1%} flagged: everyday prose
-{everyday_neighbours_flagged:.1%}, documents {document_neighbours_flagged:.1%}).
+{paraphrase_cosine:.3f}; {paraphrases_flagged:.0%} flagged) against {neighbours} neighbours
+that say something else: consecutive lines of everyday prose, and each sentence of the
+held-out documents with its nearest other sentence there, which is what the badge
+compares (mean cosine {neighbour_cosine:.3f}; {neighbours_flagged:.1%} flagged: everyday
+prose {everyday_neighbours_flagged:.1%}, document sentences
+{document_neighbours_flagged:.1%}). A badge on a real document's sentence is that often
+a false alarm.
 """
 )
 

@@ -7,8 +7,9 @@ the cosine of the alternatives to the sentence that was really there: the one li
 first, the best of the K, and the mean of the K.
 
 `repeat_threshold`: the cosine above which two sentences of a document say the same thing,
-chosen between paraphrase pairs and unrelated neighbours (consecutive sentences) to get
-the most pairs of both kinds right.
+chosen between paraphrase pairs and neighbours that say something else (consecutive
+unrelated lines; each document sentence's nearest other sentence of its document, which
+is what the writer's "repeats" badge compares) to get the most pairs of both kinds right.
 """
 
 from __future__ import annotations
@@ -125,3 +126,10 @@ def repeat_threshold(paraphrases: np.ndarray, neighbours: np.ndarray) -> dict:
 
 def pair_cosines(first: torch.Tensor, second: torch.Tensor) -> np.ndarray:
     return F.cosine_similarity(first.float(), second.float(), dim=-1).numpy()
+
+
+def nearest_cosines(concepts: torch.Tensor) -> np.ndarray:
+    """Each sentence's highest cosine to another sentence of its document [n, dim]: the
+    figure the writer's "repeats" badge holds against the threshold."""
+    unit = F.normalize(concepts.float(), dim=-1)
+    return (unit @ unit.T).fill_diagonal_(-1.0).max(dim=1).values.numpy()

@@ -19,7 +19,7 @@ from engine.demo.card_sections import (
 )
 from engine.demo.cards import curve_rows, lcm_status, lcm_targets, write_quant_card
 from engine.demo.lcm_stages import bundle_lcm
-from engine.eval.concept_checks import WAYS, repeat_threshold
+from engine.eval.concept_checks import WAYS, nearest_cosines, repeat_threshold
 from engine.lcm import build_model, load_lcm, preset
 
 
@@ -207,6 +207,11 @@ def test_regenerate_and_repeat_sections_are_written_once_and_state_their_figures
         "held-out pairs",
     )
     assert "at least **0.50**" in card.read_text() and "25.0% flagged" in card.read_text()
+
+
+def test_each_sentence_is_held_against_its_nearest_other_sentence_as_the_badge_does():
+    concepts = torch.tensor([[1.0, 0.0, 0.0], [0.8, 0.6, 0.0], [0.0, 0.0, 2.0]])
+    assert nearest_cosines(concepts) == pytest.approx([0.8, 0.8, 0.0])  # never itself
 
 
 def test_learning_curve_section_lines_up_the_models_by_step(tmp_path):
