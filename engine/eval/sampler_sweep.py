@@ -39,11 +39,14 @@ class Grid(NamedTuple):
     tolerance: float | None = None  # set: the cheapest (smallest) value this close to the best
 
 
-# Swept in this order, each at the values chosen before it. Steps: fewer is faster, and
-# an accuracy 0.005 lower is within the noise of ~100 positions.
+# Swept in this order, each at the values chosen before it. The initial noise scale is
+# the sampler's temperature: lower is more accurate and less varied, which the distinct-
+# alternatives target bounds. Steps: fewer is faster, and an accuracy 0.005 lower is
+# within the noise of ~100 positions.
 TUNING = (
     Grid("guidance_scale", GUIDANCE_GRID),
     Grid("guidance_rescale", (0.0, 0.35, 0.7)),
+    Grid("init_noise_scale", (0.2, 0.4, 0.6, 1.0)),
     Grid("steps", (10, 20, 40), tolerance=0.005),
 )
 COLUMNS = ("contrastive_accuracy", "l2", "regen_word_rate", "round_trip_word_rate",
