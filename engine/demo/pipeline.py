@@ -66,7 +66,7 @@ def build_demo_assets(cfg: DemoAssetsConfig) -> dict:
     pairs = (
         "`assets/eval/everyday_paraphrases.tsv`, everyday sentences each with a paraphrase "
         "written for this project; neighbours: consecutive lines of `assets/eval/everyday_en.txt`"
-        " and consecutive sentences of held-out tuning documents"
+        " and the sentences of held-out tuning documents"
     )
     set_repeat_section(codec_dir / "README.md", repeat_cosine(work, codec_dir), pairs)
     curve = None
