@@ -206,7 +206,7 @@ Examples of the bundled Two-Tower:
 {sections}
 
 ## Limits
-- Tiny by LCM standards and trained for an hour on a CPU, on about 4,500 English
+- Tiny by LCM standards and trained for an hour on a CPU, on about 4,200 English
   documents (software manuals and the World English Bible): continuations are topical
   at best, often generic, and read only as well as the codec decodes.
 - Only meaningful with the demo codec; with SONAR, train your own LCM.
