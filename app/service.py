@@ -117,6 +117,10 @@ MISREAD_COSINE = 0.9
 # "Repeated meaning threshold": the small codec flags a third of real sentences even so);
 # another codec needs its own.
 REPEAT_COSINE = 0.79
+# Regenerate draws DRAWN_PER_SHOWN x K candidates a round; the tuned sampler's draws are
+# close, and the small codec decodes close concepts alike: up to this many rounds, until
+# K of them read differently.
+REGENERATE_ROUNDS = 3
 TEXT_TRUTH = (Origin.TYPED, Origin.IMPORTED)  # origins whose text, not concept, is the truth
 LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(.+)$")
 EXPORT_FORMATS = ("md", "txt", "json")
@@ -392,13 +396,14 @@ class WriterService:
     def regenerate(
         self, document_id: int, node_id: int, k: int, temperature: float | None = None
     ) -> Regeneration:
-        """K alternatives for a node that fit both of its sides: drawn from the concepts
-        before it, the K of `DRAWN_PER_SHOWN` x K that best lead on to the sentence after
-        it, best first (at the end of the text, K plain draws); kept as variants with the
-        temperature they were drawn at (`temperature`: a quantized LCM's, None its
-        default). Draws of the same concept are listed once, so fewer than K come back
-        when the model repeats itself (always at temperature 0). The node's shelf comes
-        with them."""
+        """K alternatives for a node that fit both of its sides: of `DRAWN_PER_SHOWN` x K
+        draws from the concepts before it, the K that best lead on to the sentence after
+        it, best first (at the end of the text, the first K draws); kept as variants with
+        the temperature they were drawn at (`temperature`: a quantized LCM's, None its
+        default). Draws that read the same are listed once, the next best taking their
+        place (up to REGENERATE_ROUNDS rounds of draws), so fewer than K come back only
+        when the model keeps writing one sentence (always at temperature 0). The node's
+        shelf comes with them."""
         k = _check_count(k, 1, MAX_ALTERNATIVES, "alternatives")
         options = {}
         if temperature is not None:
@@ -406,14 +411,24 @@ class WriterService:
         node, context, after = self._window(document_id, node_id)
         if node.embedding is None:
             raise ServiceError("Only sentences, outline items and headings can be regenerated.")
-        scored = best_fitting(
-            self.lcm, context, after, shown=k, drawn=DRAWN_PER_SHOWN * k, seed=self._seed(),
-            **options,
-        )  # fmt: skip
-        keep = _first_of_each(scored.candidates)
-        samples, fits = scored.candidates[keep], scored.follows[keep].tolist()
-        ahead = [None] * len(keep) if scored.leads_on is None else scored.leads_on[keep].tolist()
-        texts = self.codec.decode(samples, lang=node.language)
+        rounds = []  # (draws best first, their texts); another round while too few differ
+        for _ in range(REGENERATE_ROUNDS):
+            drawn = DRAWN_PER_SHOWN * k
+            scored = best_fitting(
+                self.lcm, context, after, shown=drawn, drawn=drawn, seed=self._seed(), **options
+            )
+            rounds.append((scored, self.codec.decode(scored.candidates, lang=node.language)))
+            decoded = [text for _, texts in rounds for text in texts]
+            if len(keep := _first_of_each(decoded)[:k]) == k:
+                break
+        samples = torch.cat([s.candidates for s, _ in rounds])[keep]
+        fits = torch.cat([s.follows for s, _ in rounds])[keep].tolist()
+        ahead = (
+            [None] * len(keep)
+            if after is None
+            else torch.cat([s.leads_on for s, _ in rounds])[keep].tolist()
+        )
+        texts = [decoded[i] for i in keep]
         scores = _cosine(samples, torch.tensor(node.embedding, dtype=samples.dtype)).tolist()
         drawn_at = options.get("temperature", self.default_temperature)
         stored = self.store.add_variants(
@@ -866,14 +881,15 @@ def _check_count(value: object, low: int, high: int, what: str) -> int:
     return int(value)
 
 
-def _first_of_each(rows: torch.Tensor) -> list[int]:
-    """The indices of the rows unlike every earlier row: a quantized LCM at a low
-    temperature draws the same concept again and again, and a writer needs it once."""
-    seen: set[tuple[float, ...]] = set()
+def _first_of_each(texts: Sequence[str]) -> list[int]:
+    """The indices of the texts unlike every earlier one: a quantized LCM at a low
+    temperature draws the same concept again and again, a small codec decodes nearby
+    concepts alike, and a writer needs each suggestion once."""
+    seen: set[str] = set()
     keep = []
-    for i, row in enumerate(rows.tolist()):
-        if tuple(row) not in seen:
-            seen.add(tuple(row))
+    for i, text in enumerate(texts):
+        if text not in seen:
+            seen.add(text)
             keep.append(i)
     return keep
 
