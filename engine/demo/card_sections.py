@@ -85,7 +85,9 @@ def _sampler_section(rows: list[dict], data: str) -> str:
 
 def _tuning_section(tuned: dict, data: str) -> str:
     chosen = tuned["chosen"]
-    verdict = ", ".join(f"{option} **{value:g}**" for option, value in chosen.items())
+    verdict = ", ".join(
+        f"{option} **{sampler_sweep.shown(value)}**" for option, value in chosen.items()
+    )
     missing = [s["option"] for s in tuned["sweeps"] if s["option"] not in chosen]
     if missing:
         verdict += ("; " if verdict else "") + (

@@ -20,13 +20,14 @@ real sentences would count as repeating an earlier one of their document. Chosen
 {generation_verdict}.
 
 {thresholds}
-Then, at those thresholds, `engine.eval.sampler_sweep.tune` sweeps the guidance scale,
-then its rescale, then the initial noise scale (the sampler's temperature), then the
-number of denoising steps, each at the values chosen before it, at the same positions
-and starting noise. Each value is scored by next-concept accuracy and l2, the decoded
-K=4 regenerations' dictionary-word rate (beside the codec's own round trip of the true
-sentences) and share of distinct alternatives, and REP-4 of 5-sentence continuations
-(written as Expand writes them) beside the held-out text's own.
+Then, at those thresholds, `engine.eval.sampler_sweep.tune` sweeps where guidance
+applies (the noise estimate or the clean sample), the guidance scale, its rescale, the
+initial noise scale (the sampler's temperature), then the number of denoising steps,
+each at the values chosen before it, at the same positions and starting noise. Each
+value is scored by next-concept accuracy and l2, the decoded K=4 regenerations'
+dictionary-word rate (beside the codec's own round trip of the true sentences) and share
+of distinct alternatives, and REP-4 of 5-sentence continuations (written as Expand
+writes them) beside the held-out text's own.
 Guidance sharpens the next concept, so accuracy rises with it, but successive concepts
 converge: continuations loop and alternatives coincide. Among the values that meet the
 writer's targets (words {word_rate:.0%}, or the round trip's rate less {slack:.0f} points

@@ -35,15 +35,23 @@ GUIDANCE_GRID = (1.0, 2.0, 3.0, 5.0, 8.0)
 
 class Grid(NamedTuple):
     option: str  # a SamplerConfig field
-    values: tuple[float, ...]
+    values: tuple[float | str, ...]
     tolerance: float | None = None  # set: the cheapest (smallest) value this close to the best
 
 
-# Swept in this order, each at the values chosen before it. The initial noise scale is
+def shown(value: float | str) -> str:
+    """A swept value as the tables print it: 3 and 0.35 for numbers, x0 for a name."""
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
+# Swept in this order, each at the values chosen before it. Where guidance applies (to the
+# noise estimate, the reference implementation's way, or to the clean sample) changes
+# what its scale and rescale do, so it comes first. The initial noise scale is
 # the sampler's temperature: lower is more accurate and less varied, which the distinct-
 # alternatives target bounds. Steps: fewer is faster, and an accuracy 0.005 lower is
 # within the noise of ~100 positions.
 TUNING = (
+    Grid("guidance_space", ("noise", "x0")),
     Grid("guidance_scale", GUIDANCE_GRID),
     Grid("guidance_rescale", (0.0, 0.35, 0.7)),
     Grid("init_noise_scale", (0.2, 0.4, 0.6, 1.0)),
@@ -58,7 +66,7 @@ def sweep(
     codec,
     docs: list[dict],
     words: set[str],
-    values: Sequence[float] = GUIDANCE_GRID,
+    values: Sequence[float | str] = GUIDANCE_GRID,
     option: str = "guidance_scale",
     *,
     fixed: Mapping[str, Any] | None = None,
@@ -122,5 +130,5 @@ def markdown_table(
     for row in rows:
         cells = [f"{row[c]:.4f}" for c in COLUMNS]
         mark = "**" if row is best else ""
-        lines.append(f"| {mark}{row[option]:g}{mark} | " + " | ".join(cells) + " |")
+        lines.append(f"| {mark}{shown(row[option])}{mark} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

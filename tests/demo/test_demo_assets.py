@@ -157,11 +157,13 @@ def test_tuning_section_sits_beside_the_sampler_section_and_names_the_choices(tm
                 "regen_word_rate": 0.95, "round_trip_word_rate": 0.96, "regen_distinct": distinct,
                 "continuation_rep_4": 0.0, "held_out_rep_4": 0.01}  # fmt: skip
 
+    space = [row("guidance_space", "noise", 0.64), row("guidance_space", "x0", 0.62)]
     guidance = [row("guidance_scale", 3.0, 0.65), row("guidance_scale", 8.0, 0.68, 0.5)]
     steps = [row("steps", 10, 0.60), row("steps", 20, 0.648), row("steps", 40, 0.65)]
     tuned = {
-        "chosen": {"guidance_scale": 3.0, "steps": 20},
+        "chosen": {"guidance_space": "noise", "guidance_scale": 3.0, "steps": 20},
         "sweeps": [
+            {"option": "guidance_space", "tolerance": None, "rows": space},
             {"option": "guidance_scale", "tolerance": None, "rows": guidance},
             {"option": "steps", "tolerance": 0.005, "rows": steps},
         ],
@@ -174,7 +176,8 @@ def test_tuning_section_sits_beside_the_sampler_section_and_names_the_choices(tm
     set_tuning_section(card, tuned, "tuning docs")
     text = card.read_text()
     assert text.index("## Sampler variants") < text.index("## Sampler tuning")
-    assert "Chosen: guidance_scale **3**, steps **20**." in text and "tuning docs" in text
+    assert "Chosen: guidance_space **noise**, guidance_scale **3**, steps **20**." in text
+    assert "tuning docs" in text and "| **noise** | 0.6400 |" in text
     assert "| 8 | 0.6800 |" in text and "| **20** | 0.6480 |" in text
     assert "(words 90%, or the round trip's rate less 3 points" in text
     assert "eot_threshold **0.99**, repeat_threshold **0.999**" in text

@@ -173,6 +173,9 @@ def test_sampler_sweep_chooses_the_most_accurate_value_that_meets_the_writer_tar
     table = sampler_sweep.markdown_table(rows)
     assert "| **3** | 0.6500 |" in table and "| 8 | 0.6800 |" in table
     assert sampler_sweep.choose(rows[2:]) is None
+    spaces = [_sweep_row("guidance_space", "noise", 0.80), _sweep_row("guidance_space", "x0", 0.81)]
+    assert sampler_sweep.choose(spaces, "guidance_space")["guidance_space"] == "x0"
+    assert "| **x0** | 0.8100 |" in sampler_sweep.markdown_table(spaces, "guidance_space")
     # 87 % words is enough where the codec's own round trip reads 90 %: 3 points slack
     assert sampler_sweep.choose([_sweep_row("guidance_scale", 9.0, 0.69, words=0.87)])
 
