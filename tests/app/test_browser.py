@@ -33,16 +33,18 @@ def sentence_rows(page):
 def import_text(page, text: str, title: str) -> None:
     field = page.locator("#import-text textarea")
     expect(field).to_be_visible()
-    # Under two concurrent suites a fill right after the page's first read is sometimes
-    # reset by a late re-render of the box (never seen with typing at human speed): fill
-    # until the box holds the text, a bounded number of times.
-    for _ in range(5):
+    title_box = page.locator("#import-title textarea, #import-title input").first
+    # On a loaded machine a fill right after the page's first read is sometimes reset by
+    # a late re-render of the import box, even after the title is filled (never seen with
+    # typing at human speed): fill both until both hold, a bounded number of times.
+    for _ in range(10):
         field.fill(text)
+        title_box.fill(title)
         page.wait_for_timeout(200)
-        if field.input_value() == text:
+        if field.input_value() == text and title_box.input_value() == title:
             break
-    page.locator("#import-title textarea, #import-title input").first.fill(title)
     expect(field).to_have_value(text)
+    expect(title_box).to_have_value(title)
     page.locator("#import-btn").click()
     expect(library_item(page, title)).to_have_attribute("aria-selected", "true")
 
