@@ -46,7 +46,7 @@ from engine.codec import ConceptCodec
 from engine.codec.round_trip import round_trips
 from engine.lang import detect_language
 from engine.lcm.quant_lcm import QuantLCM
-from engine.lcm.scoring import DRAWN_PER_SHOWN, best_fitting
+from engine.lcm.scoring import DRAWN_PER_SHOWN, Scored, best_fitting
 from engine.segment import heading_level, split_paragraphs, split_sentences
 from engine.writing import Written, write_after
 from storage import (
@@ -411,22 +411,24 @@ class WriterService:
         node, context, after = self._window(document_id, node_id)
         if node.embedding is None:
             raise ServiceError("Only sentences, outline items and headings can be regenerated.")
-        rounds = []  # (draws best first, their texts); another round while too few differ
-        for _ in range(REGENERATE_ROUNDS):
-            drawn = DRAWN_PER_SHOWN * k
+        drawn = DRAWN_PER_SHOWN * k
+        rounds: list[Scored] = []  # each round's draws, best first
+        decoded: list[str] = []  # their texts, round after round
+        for _ in range(REGENERATE_ROUNDS):  # another round while fewer than K read differently
             scored = best_fitting(
                 self.lcm, context, after, shown=drawn, drawn=drawn, seed=self._seed(), **options
             )
-            rounds.append((scored, self.codec.decode(scored.candidates, lang=node.language)))
-            decoded = [text for _, texts in rounds for text in texts]
-            if len(keep := _first_of_each(decoded)[:k]) == k:
+            rounds.append(scored)
+            decoded += self.codec.decode(scored.candidates, lang=node.language)
+            keep = _first_of_each(decoded)[:k]
+            if len(keep) == k:
                 break
-        samples = torch.cat([s.candidates for s, _ in rounds])[keep]
-        fits = torch.cat([s.follows for s, _ in rounds])[keep].tolist()
+        samples = torch.cat([s.candidates for s in rounds])[keep]
+        fits = torch.cat([s.follows for s in rounds])[keep].tolist()
         ahead = (
             [None] * len(keep)
             if after is None
-            else torch.cat([s.leads_on for s, _ in rounds])[keep].tolist()
+            else torch.cat([s.leads_on for s in rounds])[keep].tolist()
         )
         texts = [decoded[i] for i in keep]
         scores = _cosine(samples, torch.tensor(node.embedding, dtype=samples.dtype)).tolist()
