@@ -402,8 +402,9 @@ class WriterService:
         the temperature they were drawn at (`temperature`: a quantized LCM's, None its
         default). Draws that read the same are listed once, the next best taking their
         place (up to REGENERATE_ROUNDS rounds of draws), so fewer than K come back only
-        when the model keeps writing one sentence (always at temperature 0). The node's
-        shelf comes with them."""
+        when the model keeps writing one sentence (a round that reads nothing new ends
+        the search: at temperature 0 every round draws the same). The node's shelf comes
+        with them."""
         k = _check_count(k, 1, MAX_ALTERNATIVES, "alternatives")
         options = {}
         if temperature is not None:
@@ -414,14 +415,17 @@ class WriterService:
         drawn = DRAWN_PER_SHOWN * k
         rounds: list[Scored] = []  # each round's draws, best first
         decoded: list[str] = []  # their texts, round after round
+        keep: list[int] = []
         for _ in range(REGENERATE_ROUNDS):  # another round while fewer than K read differently
             scored = best_fitting(
                 self.lcm, context, after, shown=drawn, drawn=drawn, seed=self._seed(), **options
             )
             rounds.append(scored)
             decoded += self.codec.decode(scored.candidates, lang=node.language)
-            keep = _first_of_each(decoded)[:k]
-            if len(keep) == k:
+            found = _first_of_each(decoded)[:k]
+            done = len(found) == k or len(found) == len(keep)  # K, or a round with none new
+            keep = found
+            if done:
                 break
         samples = torch.cat([s.candidates for s in rounds])[keep]
         fits = torch.cat([s.follows for s in rounds])[keep].tolist()
