@@ -157,10 +157,26 @@ def tuning_documents(work: Path) -> list[dict]:
     return usable_documents(work / "shards", "valid", EVAL_DOCS, skip=EVAL_DOCS)
 
 
+class JsonMemo(dict):
+    """A dict kept in a JSON file, rewritten (atomically) with every new entry: an hour-long
+    sweep that is interrupted keeps what it scored."""
+
+    def __init__(self, path: Path):
+        super().__init__(json.loads(path.read_text()) if path.exists() else {})
+        self.path = path
+
+    def __setitem__(self, key: str, value) -> None:
+        super().__setitem__(key, value)
+        partial = self.path.with_name(self.path.name + ".partial")
+        partial.write_text(json.dumps(self, indent=2) + "\n")
+        partial.replace(self.path)
+
+
 def sampler_tuning(work: Path, model: Path, codec_dir: Path) -> dict:
     """The bundled LCM's stopping thresholds (engine.eval.generation_thresholds), then its
     sampler at those thresholds (engine.eval.sampler_sweep.tune), both tuned on
-    `tuning_documents`: sampler_sweep.tune's result plus "generation"; cached."""
+    `tuning_documents`: sampler_sweep.tune's result plus "generation"; cached, and its
+    rows cached as they are scored (a restart resumes the sweep)."""
     out = work / "eval" / "sampler_tuning.json"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -168,7 +184,8 @@ def sampler_tuning(work: Path, model: Path, codec_dir: Path) -> dict:
         docs = tuning_documents(work)
         thresholds = tune_thresholds(lcm, docs)
         set_stopping(lcm, thresholds["chosen"])
-        tuned = sampler_sweep.tune(lcm, codec, docs, load_word_list(WORD_LIST))
+        rows = JsonMemo(out.with_name("sampler_tuning.rows.json"))
+        tuned = sampler_sweep.tune(lcm, codec, docs, load_word_list(WORD_LIST), memo=rows)
         out.write_text(json.dumps({**tuned, "generation": thresholds}, indent=2) + "\n")
     return json.loads(out.read_text())
 

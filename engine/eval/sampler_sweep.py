@@ -16,11 +16,16 @@ within `tolerance` of the best accuracy wins: a writer waits for every step.
     rows = sweep(model, codec, docs, words)
     best = choose(rows)   # e.g. {"guidance_scale": 3.0, ...}
     tuned = tune(model, codec, docs, words)   # {"chosen": {...}, "sweeps": [...]}
+
+A sweep takes an hour or more on a CPU; pass `memo` (any mutable mapping, e.g. one that
+writes itself to disk) and rows already scored are read from it instead of re-scored,
+so an interrupted tuning resumes where it stopped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, NamedTuple
 
 import torch
@@ -73,19 +78,31 @@ def sweep(
     positions: int = 4,
     seed: int = 0,
     lang: str = "eng_Latn",
+    memo: MutableMapping[str, dict] | None = None,
 ) -> list[dict]:
-    """One row per value: the option, the next-concept metrics (lcm-writer eval's) and the
-    writer-facing figures; other sampler options at `fixed` (else the model's defaults)."""
+    """One row per value: the option and its scores (`_scored`); other sampler options at
+    `fixed` (else the model's defaults). Rows found in `memo` (keyed by their options,
+    positions and seed) are not re-scored."""
     lm = UnigramCacheLM([s for d in docs for s in d["sentences"] if s != END_OF_TEXT])
+    memo = {} if memo is None else memo
     rows = []
     with torch.inference_mode():
         for value in values:
             options = {**(fixed or {}), option: value}
-            metrics = next_concept_metrics(model, codec, docs, lm, lang, seed, positions, options)
-            writer = writer_metrics(model, codec, docs, words, positions=positions, seed=seed,
-                                    lang=lang, examples=0, sampler=options)  # fmt: skip
-            rows.append({option: value, **metrics, **writer})
+            key = json.dumps({**options, "positions": positions, "seed": seed}, sort_keys=True)
+            if key not in memo:
+                memo[key] = _scored(model, codec, docs, words, lm, options, positions, seed, lang)
+            rows.append({option: value, **memo[key]})
     return rows
+
+
+def _scored(model, codec, docs, words, lm, options, positions: int, seed: int, lang: str) -> dict:
+    """The next-concept metrics (lcm-writer eval's) and the writer-facing figures of one
+    sampler setting."""
+    metrics = next_concept_metrics(model, codec, docs, lm, lang, seed, positions, options)
+    writer = writer_metrics(model, codec, docs, words, positions=positions, seed=seed,
+                            lang=lang, examples=0, sampler=options)  # fmt: skip
+    return {**metrics, **writer}
 
 
 def choose(

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from engine.data.shards import END_OF_TEXT
+from engine.demo.eval_stages import JsonMemo
 from engine.eval import evaluate as eval_lib
 from engine.eval import generation_thresholds, sampler_sweep
 from engine.eval.concept_checks import FIGURES, WAYS, compare_regenerate, regenerate_cases
@@ -206,6 +207,23 @@ def test_tune_sweeps_each_option_at_the_values_chosen_before_it(setup):
                                 positions=2)  # fmt: skip
     assert [r["contrastive_accuracy"] for r in again] == [r["contrastive_accuracy"] for r in second]
     assert len(first) == 2
+
+
+def test_an_interrupted_tuning_resumes_from_the_rows_it_kept(setup, tmp_path):
+    root, codec, model = setup
+    docs = eval_lib.usable_documents(root / "s", "valid", 32)
+    words = {w.lower() for t in TEXT for w in t.replace(".", "").split()}
+    grids = (sampler_sweep.Grid("guidance_scale", (1.0, 4.0)), sampler_sweep.Grid("steps", (2, 4)))
+    memo = JsonMemo(tmp_path / "rows.json")
+    tuned = sampler_sweep.tune(model, codec, docs, words, grids, positions=2, memo=memo)
+    kept = JsonMemo(tmp_path / "rows.json")  # what a restarted process reads back
+    assert kept == memo and len(kept) == 4
+    # a kept row is read, not scored again: plant a figure no sampler gives
+    first = next(k for k in kept if '"guidance_scale": 1.0' in k)
+    kept[first] = {**kept[first], "contrastive_accuracy": -1.0}
+    again = sampler_sweep.tune(model, codec, docs, words, grids, positions=2, memo=kept)
+    assert again["sweeps"][0]["rows"][0]["contrastive_accuracy"] == -1.0
+    assert again["sweeps"][0]["rows"][1] == tuned["sweeps"][0]["rows"][1]
 
 
 def test_the_held_out_regenerate_comparison_scores_both_ways_at_seeded_positions():
