@@ -33,7 +33,7 @@ import torch
 from engine.data.shards import END_OF_TEXT
 from engine.eval.evaluate import next_concept_metrics
 from engine.eval.mutual_information import UnigramCacheLM
-from engine.eval.writer_metrics import writer_metrics, writer_targets
+from engine.eval.writer_metrics import reference_figures, writer_metrics, writer_targets
 
 GUIDANCE_GRID = (1.0, 2.0, 3.0, 5.0, 8.0)
 
@@ -80,29 +80,33 @@ def sweep(
     lang: str = "eng_Latn",
     memo: MutableMapping[str, dict] | None = None,
 ) -> list[dict]:
-    """One row per value: the option and its scores (`_scored`); other sampler options at
-    `fixed` (else the model's defaults). Rows found in `memo` (keyed by their options,
-    positions and seed) are not re-scored."""
+    """One row per value: the option, the next-concept metrics (lcm-writer eval's) and the
+    writer-facing figures; other sampler options at `fixed` (else the model's defaults).
+    Rows found in `memo` (keyed by their options, positions and seed) are not re-scored,
+    and the figures no setting changes (writer_metrics.reference_figures) are computed
+    once into it."""
     lm = UnigramCacheLM([s for d in docs for s in d["sentences"] if s != END_OF_TEXT])
     memo = {} if memo is None else memo
+
+    def key(**options) -> str:  # no options: the figures no sampler setting changes
+        return json.dumps({**options, "positions": positions, "seed": seed}, sort_keys=True)
+
     rows = []
     with torch.inference_mode():
         for value in values:
             options = {**(fixed or {}), option: value}
-            key = json.dumps({**options, "positions": positions, "seed": seed}, sort_keys=True)
-            if key not in memo:
-                memo[key] = _scored(model, codec, docs, words, lm, options, positions, seed, lang)
-            rows.append({option: value, **memo[key]})
+            if key(**options) not in memo:
+                if key() not in memo:
+                    memo[key()] = reference_figures(codec, docs, words, positions, seed=seed,
+                                                    lang=lang)  # fmt: skip
+                metrics = next_concept_metrics(model, codec, docs, lm, lang, seed, positions,
+                                               options)  # fmt: skip
+                writer = writer_metrics(model, codec, docs, words, positions=positions, seed=seed,
+                                        lang=lang, examples=0, sampler=options,
+                                        reference=memo[key()])  # fmt: skip
+                memo[key(**options)] = {**metrics, **writer}
+            rows.append({option: value, **memo[key(**options)]})
     return rows
-
-
-def _scored(model, codec, docs, words, lm, options, positions: int, seed: int, lang: str) -> dict:
-    """The next-concept metrics (lcm-writer eval's) and the writer-facing figures of one
-    sampler setting."""
-    metrics = next_concept_metrics(model, codec, docs, lm, lang, seed, positions, options)
-    writer = writer_metrics(model, codec, docs, words, positions=positions, seed=seed,
-                            lang=lang, examples=0, sampler=options)  # fmt: skip
-    return {**metrics, **writer}
 
 
 def choose(
@@ -122,15 +126,23 @@ def choose(
 
 
 def tune(
-    model, codec, docs: list[dict], words: set[str], grids: Sequence[Grid] = TUNING, **kwargs
+    model,
+    codec,
+    docs: list[dict],
+    words: set[str],
+    grids: Sequence[Grid] = TUNING,
+    memo: MutableMapping[str, dict] | None = None,
+    **kwargs,
 ) -> dict:
     """Sweep each grid in turn at the values chosen before it; {"chosen": options,
     "sweeps": [{"option", "tolerance", "rows"}]}. An option with no acceptable value keeps
-    the model's default (absent from "chosen")."""
+    the model's default (absent from "chosen"). One memo serves every grid."""
+    memo = {} if memo is None else memo
     chosen: dict[str, Any] = {}
     sweeps = []
     for grid in grids:
-        rows = sweep(model, codec, docs, words, grid.values, grid.option, fixed=chosen, **kwargs)
+        rows = sweep(model, codec, docs, words, grid.values, grid.option, fixed=chosen,
+                     memo=memo, **kwargs)  # fmt: skip
         best = choose(rows, grid.option, grid.tolerance)
         if best is not None:
             chosen[grid.option] = best[grid.option]

@@ -245,6 +245,41 @@ def writer_targets(figures: Mapping[str, float]) -> dict[str, bool]:
     }
 
 
+def _places(docs: list[dict], positions: int, rng: np.random.Generator) -> list[Position]:
+    places = sample_positions(docs, positions, rng)
+    if not places:
+        raise ValueError("no document has two or more sentences: nothing to regenerate")
+    return places
+
+
+def _reference(codec, places, words: set[str], continuation: int, lang: str) -> dict:
+    true = [p.sentence for p in places]
+    round_trips = decode_groups(codec, [p.held_out_concepts(continuation) for p in places], lang)
+    return {
+        "round_trip_word_rate": round_trip_word_rate(codec, true, words, lang),
+        "held_out_word_rate": dictionary_word_rate(true, words),
+        "held_out_rep_4": mean_repetition([p.held_out(continuation) for p in places], 4),
+        "round_trip_rep_4": mean_repetition([" ".join(r) for r in round_trips], 4),
+    }
+
+
+def reference_figures(
+    codec,
+    docs: list[dict],
+    words: set[str],
+    positions: int = 4,
+    continuation: int = 5,
+    seed: int = 0,
+    lang: str = "eng_Latn",
+) -> dict[str, float]:
+    """What the writer's targets compare against, at `writer_metrics`' positions: the
+    held-out text's own figures and the codec's round trip of it. No sampler setting
+    changes them, and they are about 40% of the decoding, so a sampler sweep computes
+    them once and passes them to every row."""
+    places = _places(docs, positions, np.random.default_rng(seed))
+    return _reference(codec, places, words, continuation, lang)
+
+
 def writer_metrics(
     model,
     codec,
@@ -257,47 +292,43 @@ def writer_metrics(
     lang: str = "eng_Latn",
     examples: int = 10,
     sampler: Mapping[str, Any] | None = None,
+    reference: Mapping[str, float] | None = None,
 ) -> dict:
     """Regenerate K alternatives and continue `continuation` sentences at up to `positions`
     seeded positions per document (docs as engine.data.shards.read_documents returns them);
     the figures of the module docstring plus `examples`, drawn with the same seed.
-    `sampler` overrides the model's sampler options (e.g. {"guidance_scale": 3.0})."""
+    `sampler` overrides the model's sampler options (e.g. {"guidance_scale": 3.0});
+    `reference` is `reference_figures` at the same arguments, computed here if not given."""
     options = dict(sampler or {})
     rng = np.random.default_rng(seed)
-    places = sample_positions(docs, positions, rng)
-    if not places:
-        raise ValueError("no document has two or more sentences: nothing to regenerate")
+    places = _places(docs, positions, rng)
     contexts = [p.context for p in places]
-    true = [p.sentence for p in places]
-    held_out = [p.held_out(continuation) for p in places]
+    if reference is None:
+        reference = _reference(codec, places, words, continuation, lang)
 
     sampled = regenerate(model, contexts, k, seed, **options)
     decoded = codec.decode(sampled.flatten(0, 1), lang=lang)
     alternatives = [decoded[i * k : (i + 1) * k] for i in range(len(places))]
     continued = continue_texts(model, codec, contexts, continuation, seed, lang, **options)
     continuations = [" ".join(c) for c in continued]
-    round_trips = decode_groups(codec, [p.held_out_concepts(continuation) for p in places], lang)
     chosen = sorted(rng.choice(len(places), min(examples, len(places)), replace=False))
     return {
         "positions": len(places),
         "k": k,
+        **reference,
         "regen_word_rate": dictionary_word_rate(decoded, words),
-        "round_trip_word_rate": round_trip_word_rate(codec, true, words, lang),
-        "held_out_word_rate": dictionary_word_rate(true, words),
         "regen_distinct": _mean(map(distinct_share, alternatives)),
         "regen_distinct_2": _mean(distinct_n(a, 2) for a in alternatives),
         **concept_cosines(sampled, places),
         "continuation_word_rate": dictionary_word_rate(continuations, words),
         "continuation_rep_4": mean_repetition(continuations, 4),
-        "held_out_rep_4": mean_repetition(held_out, 4),
-        "round_trip_rep_4": mean_repetition([" ".join(r) for r in round_trips], 4),
         "examples": [
             {
                 "context": places[i].context_tail(CONTEXT_TAIL),
-                "true": true[i],
+                "true": places[i].sentence,
                 "alternatives": alternatives[i],
                 "continuation": continuations[i],
-                "held_out_continuation": held_out[i],
+                "held_out_continuation": places[i].held_out(continuation),
             }
             for i in map(int, chosen)
         ],

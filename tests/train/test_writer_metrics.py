@@ -98,6 +98,11 @@ def test_writer_metrics_end_to_end_is_seeded_and_in_range(setup):
     listed = wm.load_word_list(root / "words")
     run = wm.writer_metrics(model, codec, docs, listed, k=4, positions=2, continuation=5, seed=3)
     assert run == wm.writer_metrics(model, codec, docs, listed, positions=2, seed=3)
+    # the figures no sampler changes, computed once by a sweep, are the ones computed here
+    reference = wm.reference_figures(codec, docs, listed, positions=2, seed=3)
+    assert reference.items() <= run.items()
+    given = wm.writer_metrics(model, codec, docs, listed, positions=2, seed=3, reference=reference)
+    assert given == run
 
     assert run["positions"] == 12 and run["k"] == 4  # 6 documents x sentences 2 and 3
     assert run["held_out_word_rate"] == 1.0  # the list holds every word of the corpus
