@@ -88,24 +88,27 @@ def sweep(
     lm = UnigramCacheLM([s for d in docs for s in d["sentences"] if s != END_OF_TEXT])
     memo = {} if memo is None else memo
 
-    def key(**options) -> str:  # no options: the figures no sampler setting changes
+    def key(**options) -> str:
         return json.dumps({**options, "positions": positions, "seed": seed}, sort_keys=True)
+
+    def reference() -> dict:  # kept under the key of no options: no setting changes it
+        if key() not in memo:
+            memo[key()] = reference_figures(codec, docs, words, positions, seed=seed, lang=lang)
+        return memo[key()]
 
     rows = []
     with torch.inference_mode():
         for value in values:
             options = {**(fixed or {}), option: value}
-            if key(**options) not in memo:
-                if key() not in memo:
-                    memo[key()] = reference_figures(codec, docs, words, positions, seed=seed,
-                                                    lang=lang)  # fmt: skip
+            row = key(**options)
+            if row not in memo:
                 metrics = next_concept_metrics(model, codec, docs, lm, lang, seed, positions,
                                                options)  # fmt: skip
                 writer = writer_metrics(model, codec, docs, words, positions=positions, seed=seed,
                                         lang=lang, examples=0, sampler=options,
-                                        reference=memo[key()])  # fmt: skip
-                memo[key(**options)] = {**metrics, **writer}
-            rows.append({option: value, **memo[key(**options)]})
+                                        reference=reference())  # fmt: skip
+                memo[row] = {**metrics, **writer}
+            rows.append({option: value, **memo[row]})
     return rows
 
 
