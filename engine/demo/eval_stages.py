@@ -176,15 +176,17 @@ def sampler_tuning(work: Path, model: Path, codec_dir: Path) -> dict:
     """The bundled LCM's stopping thresholds (engine.eval.generation_thresholds), then its
     sampler at those thresholds (engine.eval.sampler_sweep.tune), both tuned on
     `tuning_documents`: sampler_sweep.tune's result plus "generation"; cached, and its
-    rows cached as they are scored (a restart resumes the sweep)."""
+    thresholds and rows cached as they are scored (a restart resumes the sweep)."""
     out = work / "eval" / "sampler_tuning.json"
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         codec, lcm = load_codec(codec_dir, device="cpu"), load_lcm(model, device="cpu")
         docs = tuning_documents(work)
-        thresholds = tune_thresholds(lcm, docs)
-        set_stopping(lcm, thresholds["chosen"])
         rows = JsonMemo(out.with_name("sampler_tuning.rows.json"))
+        if "thresholds" not in rows:  # no sweep row has this key: theirs are JSON objects
+            rows["thresholds"] = tune_thresholds(lcm, docs)
+        thresholds = rows["thresholds"]
+        set_stopping(lcm, thresholds["chosen"])
         tuned = sampler_sweep.tune(lcm, codec, docs, load_word_list(WORD_LIST), memo=rows)
         out.write_text(json.dumps({**tuned, "generation": thresholds}, indent=2) + "\n")
     return json.loads(out.read_text())

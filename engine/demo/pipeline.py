@@ -49,7 +49,7 @@ class DemoAssetsConfig:
     codec_minutes: tuple[float, ...] | None = None
     codec_device: str | None = None  # where the codec trains (None: cuda when present)
     codec_align: str | None = None  # how translations are aligned (None: demo_train's default)
-    lcm_steps: int = 2800  # optimiser steps per LCM (the bundled Two-Tower: 2800, ~1 h on 2 cores)
+    lcm_steps: int = 1600  # optimiser steps per LCM (the bundled Two-Tower: 1600, about 1 h here)
     lcm_minutes: float | None = None  # time cap per LCM
     lcm_types: tuple[str, ...] = LCM_TYPES
     recipe: Path = RECIPES / "demo.yaml"
