@@ -174,10 +174,10 @@ def build_layout(
                     "- starts an outline item.",
                 )
                 import_file = gr.File(
-                    label=f"…or upload .txt / .md, or a .json export (up to {max_upload_mb} MB)",
+                    label=f"…or upload .txt, .md or .json (≤ {max_upload_mb} MB)",
                     file_types=[".txt", ".md", ".json"],
                     type="filepath",
-                    height=90,
+                    height=170,
                     elem_id="import-file",
                 )
                 with gr.Row():
@@ -221,7 +221,13 @@ def build_layout(
             )
             with gr.Row():
                 expand_all_n = gr.Slider(
-                    1, 10, value=3, step=1, label="Sentences per outline item", min_width=160
+                    1,
+                    10,
+                    value=3,
+                    step=1,
+                    label="Sentences per outline item",
+                    scale=2,
+                    min_width=200,
                 )
                 expand_all_btn = gr.Button("Expand whole outline", elem_id="expand-all-btn")
                 cancel_btn = gr.Button("Cancel", variant="stop", elem_id="cancel-btn")
