@@ -9,9 +9,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import sacrebleu
-from rouge_score import rouge_scorer
+
+if TYPE_CHECKING:
+    from rouge_score.rouge_scorer import RougeScorer
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -26,8 +29,12 @@ def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
 
 
 @lru_cache(maxsize=1)
-def _rouge_l() -> rouge_scorer.RougeScorer:
-    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+def _rouge_l() -> RougeScorer:
+    # Imported here: rouge-score loads nltk and scipy (~3 s, ~170 MiB), which the app, whose
+    # writing guard needs only `words` and `ngrams`, should not pay for.
+    from rouge_score.rouge_scorer import RougeScorer
+
+    return RougeScorer(["rougeL"], use_stemmer=False)
 
 
 def rouge_l(prediction: str, reference: str) -> float:

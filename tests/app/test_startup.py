@@ -3,6 +3,10 @@ StartupError whose message says what to do (serve.py prints it and exits 1)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import gradio as gr
 import pytest
 
@@ -55,3 +59,17 @@ def test_precision_picks_the_codecs_arithmetic():
     assert codec_dtype(Settings(device="cpu")) == fast
     with pytest.raises(ValueError, match="precision"):
         Settings(precision="fp8")
+
+
+def test_the_app_does_not_load_the_evaluation_libraries():
+    """rouge-score pulls in nltk and scipy (~3 s and ~170 MiB at start-up); only the
+    evaluation needs it, not the writing guard that shares its word helpers."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, app.serve, app.ui; print(*sorted(sys.modules))"],
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "app.service" in loaded
+    assert not {"rouge_score", "nltk", "scipy"} & set(loaded)
