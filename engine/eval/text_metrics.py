@@ -30,7 +30,7 @@ def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
 
 @lru_cache(maxsize=1)
 def _rouge_l() -> RougeScorer:
-    # Imported here: rouge-score loads nltk and scipy (~3 s, ~170 MiB), which the app, whose
+    # Imported here: rouge-score loads nltk and scipy (~6 s, ~170 MiB), which the app, whose
     # writing guard needs only `words` and `ngrams`, should not pay for.
     from rouge_score.rouge_scorer import RougeScorer
 

@@ -62,7 +62,7 @@ def test_precision_picks_the_codecs_arithmetic():
 
 
 def test_the_app_does_not_load_the_evaluation_libraries():
-    """rouge-score pulls in nltk and scipy (~3 s and ~170 MiB at start-up); only the
+    """rouge-score pulls in nltk and scipy (~6 s and ~170 MiB at start-up); only the
     evaluation needs it, not the writing guard that shares its word helpers."""
     loaded = subprocess.run(
         [sys.executable, "-c", "import sys, app.serve, app.ui; print(*sorted(sys.modules))"],
