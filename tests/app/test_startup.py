@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import gradio as gr
 import pytest
 
 from app.config import Settings, codec_dtype
 from app.serve import StartupError, create_app
+from engine.paths import REPO
 from tests.app.tiny import build_toy_lcm
 
 
@@ -66,7 +66,7 @@ def test_the_app_does_not_load_the_evaluation_libraries():
     evaluation needs it, not the writing guard that shares its word helpers."""
     loaded = subprocess.run(
         [sys.executable, "-c", "import sys, app.serve, app.ui; print(*sorted(sys.modules))"],
-        cwd=Path(__file__).parents[2],
+        cwd=REPO,
         capture_output=True,
         text=True,
         check=True,
