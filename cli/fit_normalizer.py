@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import get_args
 
 from cli.configs import config_from
 from engine.data.normalizer_fit import FitNormalizerConfig, fit_normalizer
+from engine.lcm.config import NormalizerKind
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +24,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-concepts", type=int, default=FitNormalizerConfig.max_concepts, help="sample size"
     )
-    parser.add_argument("--kind", choices=("robust", "standard"), default=FitNormalizerConfig.kind)
+    parser.add_argument(
+        "--kind",
+        choices=get_args(NormalizerKind),
+        default=FitNormalizerConfig.kind,
+        help="per-dimension robust or standard scaling, or robust then whitened",
+    )
+    parser.add_argument(
+        "--whiten-dims",
+        type=int,
+        default=FitNormalizerConfig.whiten_dims,
+        help="--kind whitened: principal directions scaled to unit variance",
+    )
     parser.add_argument("--seed", type=int, default=FitNormalizerConfig.seed)
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from engine.data.shards import read_embeddings
-from engine.lcm.normalizer import Normalizer, NormalizerFileError, save_normalizer
+from engine.lcm.config import NormalizerKind
+from engine.lcm.normalizer import WHITEN_DIMS, Normalizer, NormalizerFileError, save_normalizer
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,8 @@ class FitNormalizerConfig:
     out: Path  # the normaliser file, e.g. normalizer.safetensors
     split: str = "train"  # split to sample from
     max_concepts: int = 1_000_000  # sample size
-    kind: Literal["robust", "standard"] = "robust"
+    kind: NormalizerKind = "robust"
+    whiten_dims: int = WHITEN_DIMS  # the whitened kind: principal directions at unit variance
     seed: int = 0
 
 
@@ -50,6 +51,6 @@ def fit_normalizer(cfg: FitNormalizerConfig) -> dict:
     (concepts sampled, dim, codec)."""
     docs, _, info = read_embeddings(cfg.shards, split=cfg.split)
     sample = sample_concepts(docs, cfg.max_concepts, cfg.seed)
-    normalizer = Normalizer(info["dim"], cfg.kind).fit(sample)
+    normalizer = Normalizer(info["dim"], cfg.kind).fit(sample, cfg.whiten_dims)
     save_normalizer(normalizer, cfg.out, info["codec"])
     return {"concepts": len(sample), "dim": info["dim"], "codec": info["codec"]}

@@ -14,7 +14,8 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 # The string options: a config field typed with one of these accepts only its values.
 ModelType = Literal["base_lcm", "two_tower", "one_tower", "quant_lcm_d", "quant_lcm_c"]
-NormalizerKind = Literal["robust", "standard"]  # (median, IQR / 1.349) | (mean, std)
+# (median, IQR / 1.349) | (mean, std) | robust, then the top principal directions whitened
+NormalizerKind = Literal["robust", "standard", "whitened"]
 Schedule = Literal["cosine", "quadratic", "sigmoid", "linear"]
 Prediction = Literal["sample", "epsilon", "v_prediction"]  # sample: the clean x0
 TimestepSampling = Literal["uniform", "beta"]
@@ -162,6 +163,11 @@ class LCMConfig:
 
     def __post_init__(self) -> None:
         _check_choices(self)
+        if self.normalizer == "whitened" and self.model_type in ("quant_lcm_d", "quant_lcm_c"):
+            raise ValueError(
+                f"a {self.model_type} model needs a per-dimension normaliser (robust or "
+                "standard): its codebooks' residuals are scaled dimension by dimension"
+            )
         if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
             raise ValueError(
                 f"d_model ({self.d_model}) must split into n_heads ({self.n_heads}) heads "

@@ -111,6 +111,13 @@ def build(cfg: TrainConfig, info: dict, examples: list[Example]) -> ConceptModel
                 f"{cfg.normalizer} was fitted on {meta.get('codec')} ({meta['dim']}-d), "
                 f"the shards hold {info['codec']} ({info['dim']}-d)"
             )
+        if normalizer.kind != model.config.normalizer:
+            raise NormalizerFileError(
+                f"{cfg.normalizer} holds a {normalizer.kind} normaliser, the model is built "
+                f"for a {model.config.normalizer} one; set model.normalizer: "
+                f"{normalizer.kind} in the recipe (or fit the file with --kind "
+                f"{model.config.normalizer})"
+            )
         model.normalizer.load_state_dict(normalizer.state_dict())
     elif not cfg.init_from:
         _fit_normalizer(model, examples, cfg.seed)

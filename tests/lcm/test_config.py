@@ -77,3 +77,10 @@ def test_every_bundled_config_loads(path):
         assert data.pop("format") == "lcm-writer/lcm/1"
         config = LCMConfig.from_dict(data)
         assert LCMConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize("model_type", ["quant_lcm_d", "quant_lcm_c"])
+def test_a_quantized_lcm_refuses_a_whitened_normaliser(model_type):
+    assert LCMConfig.from_dict({"model_type": model_type, "normalizer": "robust"})
+    with pytest.raises(ValueError, match=f"a {model_type} model needs a per-dimension normaliser"):
+        LCMConfig.from_dict({"model_type": model_type, "normalizer": "whitened"})

@@ -14,7 +14,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from engine.data.normalizer_fit import FitNormalizerConfig, fit_normalizer
 from engine.lcm import load_lcm
+from engine.lcm.normalizer import NormalizerFileError, load_normalizer
 from engine.paths import RECIPES, REPO
 from engine.train.config import load_recipe
 from engine.train.trainer import CHECKPOINTS, FINAL, SNAPSHOTS, train
@@ -120,3 +122,18 @@ def test_a_time_limit_stops_with_a_checkpoint_and_a_final_model(shards, tmp_path
     assert summary["steps"] == 1 and summary["stopped_by_time_limit"]
     assert (tmp_path / CHECKPOINTS / "step-00000001").is_dir()
     assert (tmp_path / FINAL / "model.safetensors").is_file()
+
+
+def test_training_in_a_whitened_concept_space(shards, tmp_path):
+    torch.set_num_threads(1)
+    norm = tmp_path / "normalizer.safetensors"
+    fit_normalizer(FitNormalizerConfig(shards=shards, out=norm, kind="whitened", whiten_dims=6))
+    with pytest.raises(NormalizerFileError, match="set model.normalizer: whitened in the recipe"):
+        train(recipe(shards, tmp_path / "robust", normalizer=str(norm)))
+    train(recipe(shards, tmp_path / "w", normalizer=str(norm), **{"model.normalizer": "whitened"}))
+    model = load_lcm(tmp_path / "w" / FINAL, device="cpu")
+    fitted, _ = load_normalizer(norm)
+    assert model.config.normalizer == "whitened"
+    assert torch.equal(model.normalizer.axes, fitted.axes)  # the rotation travels in the model
+    samples = model.sample_next(torch.randn(3, 16), num_samples=2, seed=0)
+    assert samples.shape == (2, 16) and torch.isfinite(samples).all()
