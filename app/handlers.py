@@ -40,8 +40,9 @@ class Handlers:
         self.max_upload_mb = max_upload_mb
         self._stops: dict[str, threading.Event] = {}  # outline expansions, per browser tab
 
-    def screen(self, doc_id, node_id=None, lang=None, note="", **options) -> dict:
-        return render(self.page, self.service.workspace(doc_id, node_id, lang, **options), note)
+    def screen(self, doc_id, node_id=None, lang=None, note="", *, keep_text=False, **options):
+        ws = self.service.workspace(doc_id, node_id, lang, **options)
+        return render(self.page, ws, note, keep_text=keep_text)
 
     # -- library ---------------------------------------------------------------------------
 
@@ -148,11 +149,11 @@ class Handlers:
             ws = self.service.workspace(doc_id, node_id)
             own = ws.document.language if ws.document else lang
             return {
-                **render(self.page, ws),
+                **render(self.page, ws, view_only=True),
                 **messages.refusal(self.page, error),
                 self.page.view_lang: own,
             }
-        return self.screen(doc_id, node_id, lang)
+        return render(self.page, self.service.workspace(doc_id, node_id, lang), view_only=True)
 
     @shown
     def reload(self, doc_id, node_id, lang) -> dict:
@@ -176,7 +177,7 @@ class Handlers:
     @shown
     def toggle_lock(self, doc_id, node_id, version, lang) -> dict:
         self.service.toggle_lock(doc_id, node_id, _int(version))
-        return self.screen(doc_id, node_id, lang)
+        return self.screen(doc_id, node_id, lang, keep_text=True)  # typing survives a lock
 
     @shown
     def delete_node(self, doc_id, node_id, version, lang) -> dict:
@@ -187,7 +188,7 @@ class Handlers:
         @shown
         def move(self, doc_id, node_id, version, lang) -> dict:
             self.service.move(doc_id, node_id, how, _int(version))
-            return self.screen(doc_id, node_id, lang)
+            return self.screen(doc_id, node_id, lang, keep_text=True)
 
         move.__name__ = how
         return move.__get__(self)

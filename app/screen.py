@@ -13,9 +13,12 @@ from app.layout import Page
 from app.service import Regeneration, Workspace
 
 
-def render(page: Page, ws: Workspace, note: str = "", *, keep_text: bool = False) -> dict:
+def render(
+    page: Page, ws: Workspace, note: str = "", *, keep_text: bool = False, view_only: bool = False
+) -> dict:
     """Every editor component for `ws`, with `note` in the message area. `keep_text`
-    leaves the editor's text alone (a reload after a refused save keeps the writer's)."""
+    leaves the editor's text alone (a reload after a refused save keeps the writer's);
+    `view_only` (another view language: no node changed) leaves the alternatives too."""
     doc, node = ws.document, ws.node
     shown: dict[Any, Any] = {
         page.library: views.library_html(ws.documents, doc.id if doc else None),
@@ -46,8 +49,10 @@ def render(page: Page, ws: Workspace, note: str = "", *, keep_text: bool = False
         page.reload_btn: gr.Button(interactive=False),
         page.shelf: views.shelf_html(ws.variants),
     }
-    if keep_text:
+    if keep_text or view_only:
         del shown[page.node_text]
+    if view_only:
+        del shown[page.alternatives]
     return shown
 
 

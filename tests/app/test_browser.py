@@ -406,3 +406,31 @@ def test_a_tab_left_open_across_a_server_restart_keeps_working(browser, service,
     finally:
         context.close()
         demo.close()
+
+
+def test_a_view_language_keeps_the_writers_unsaved_text_and_the_alternatives(page, artifacts):
+    import_text(page, "\n\n".join(PARAGRAPHS), "Unsaved in French")
+    page.locator("#outline li.kind-sentence").nth(1).click()
+    editor = page.locator("#node-text textarea")
+    expect(editor).to_have_value(SENTENCES[1])
+    page.locator("#regen-btn").click()
+    expect(page.locator("#alternatives label")).to_have_count(4)
+    editor.fill("Boats slid past the old lighthouse, not yet saved.")
+
+    choose_view_language(page, "French")
+    expect(page.locator("#view-lang input")).to_have_value("French")
+    expect(sentence_rows(page).nth(1)).not_to_have_text(SENTENCES[1])  # the view changed
+    expect(editor).to_have_value("Boats slid past the old lighthouse, not yet saved.")
+    expect(page.locator("#alternatives label")).to_have_count(4)
+    page.screenshot(path=artifacts / "view-in-french-keeps-unsaved-text.png", full_page=True)
+
+    page.locator("#lock-btn").click()  # neither a lock nor a move rewrites the editor
+    expect(page.locator("#lock-btn")).to_have_text("Unlock")
+    expect(editor).to_have_value("Boats slid past the old lighthouse, not yet saved.")
+    page.locator("#lock-btn").click()
+    expect(page.locator("#lock-btn")).to_have_text("Lock")
+    page.locator("#up-btn").click()
+    expect(page.locator("#outline li.kind-sentence").first).to_have_attribute(
+        "aria-selected", "true"
+    )
+    expect(editor).to_have_value("Boats slid past the old lighthouse, not yet saved.")
