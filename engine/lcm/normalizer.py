@@ -74,28 +74,12 @@ class Normalizer(nn.Module):
             q25, median, q75 = np.quantile(data, [0.25, 0.5, 0.75], axis=0)
             center, scale = median, (q75 - q25) / IQR_TO_STD
         scale = np.where(scale > 1e-12, scale, 1.0)  # constant dimensions stay unscaled
-        self.center.copy_(torch.from_numpy(center))
-        self.scale.copy_(torch.from_numpy(scale))
+        statistics = {"center": center, "scale": scale}
         if self.kind == "whitened":
-            self._fit_axes((data - center) / scale, whiten_dims)
+            statistics |= _principal_axes((data - center) / scale, whiten_dims)
+        for name, value in statistics.items():  # all or nothing: a refused fit changes none
+            getattr(self, name).copy_(torch.from_numpy(np.ascontiguousarray(value)))
         return self
-
-    def _fit_axes(self, scaled: np.ndarray, whiten_dims: int) -> None:
-        dim = self.center.numel()
-        if not 1 <= whiten_dims <= dim:
-            raise ValueError(f"whiten_dims must be between 1 and {dim}, got {whiten_dims}")
-        mean = scaled.mean(axis=0)
-        variance, axes = np.linalg.eigh(np.cov(scaled - mean, rowvar=False))
-        variance, axes = variance[::-1].clip(min=0), axes[:, ::-1]  # largest first
-        floor = variance[whiten_dims - 1]
-        if floor <= 1e-12:
-            raise ValueError(
-                f"the sample spans fewer than whiten_dims={whiten_dims} directions; "
-                "fit on more concepts or whiten fewer directions"
-            )
-        self.mean.copy_(torch.from_numpy(mean))
-        self.axes.copy_(torch.from_numpy(axes.copy()))
-        self.spread.copy_(torch.from_numpy(np.sqrt(np.maximum(variance, floor))))
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         z = (x - self.center) / self.scale
@@ -110,6 +94,24 @@ class Normalizer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.center.numel()}, kind={self.kind}"
+
+
+def _principal_axes(scaled: np.ndarray, whiten_dims: int) -> dict[str, np.ndarray]:
+    """The whitened kind's mean, axes (columns, largest variance first) and spread: the
+    standard deviation along each axis, floored at the `whiten_dims`-th."""
+    dim = scaled.shape[1]
+    if not 1 <= whiten_dims <= dim:
+        raise ValueError(f"whiten_dims must be between 1 and {dim}, got {whiten_dims}")
+    mean = scaled.mean(axis=0)
+    variance, axes = np.linalg.eigh(np.cov(scaled - mean, rowvar=False))
+    variance, axes = variance[::-1].clip(min=0), axes[:, ::-1]
+    floor = variance[whiten_dims - 1]
+    if floor <= 1e-12:
+        raise ValueError(
+            f"the sample spans fewer than whiten_dims={whiten_dims} directions; "
+            "fit on more concepts or whiten fewer directions"
+        )
+    return {"mean": mean, "axes": axes, "spread": np.sqrt(np.maximum(variance, floor))}
 
 
 def save_normalizer(normalizer: Normalizer, path: str | Path, codec: str) -> None:

@@ -115,5 +115,8 @@ def test_whitening_more_directions_than_the_sample_spans_is_refused():
         Normalizer(6, "whitened").fit(data, whiten_dims=7)
     flat = data.clone()
     flat[:, 3:] = flat[:, :3] * 2  # six dimensions, three directions
+    refused = Normalizer(6, "whitened")
     with pytest.raises(ValueError, match="fewer than whiten_dims=4 directions"):
-        Normalizer(6, "whitened").fit(flat, whiten_dims=4)
+        refused.fit(flat, whiten_dims=4)
+    assert torch.equal(refused.center, torch.zeros(6))  # a refused fit changes nothing
+    assert torch.equal(refused.axes, torch.eye(6))
