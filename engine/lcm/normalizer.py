@@ -19,6 +19,7 @@ the demo Two-Tower trained so scored 0.848 against 0.839 in held-out contrastive
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import torch
@@ -41,10 +42,9 @@ class NormalizerFileError(EngineError, ValueError):
 class Normalizer(nn.Module):
     def __init__(self, dim: int, kind: NormalizerKind = "robust") -> None:
         super().__init__()
-        if kind not in ("robust", "standard", "whitened"):
-            raise ValueError(
-                f"normalizer kind must be 'robust', 'standard' or 'whitened', got {kind!r}"
-            )
+        if kind not in get_args(NormalizerKind):
+            choices = ", ".join(map(repr, get_args(NormalizerKind)))
+            raise ValueError(f"normalizer kind must be one of {choices}; got {kind!r}")
         self.kind = kind
         self.register_buffer("center", torch.zeros(dim))
         self.register_buffer("scale", torch.ones(dim))
