@@ -7,7 +7,7 @@ Stages, each skipped when its output exists (so re-running resumes):
   2. codec    four-language codec training (resumable) -> <work>/codec_run ->
               assets/demo/codec                                        [codec_stages]
   3. shards   the English documents prepared with the demo codec -> <work>/shards
-  4. norm     the normaliser fitted on them -> <work>/normalizer.safetensors
+  4. norm     the normalisers fitted on them -> <work>/normalizer{,_whitened}.safetensors
   5. rvq      the RVQ fitted on them -> <work>/rvq.safetensors          [data_stages]
   6. lcms     training (recipes/demo.yaml) of each model type; the Two-Tower goes to
               assets/demo/lcm and the Quant-LCM-d to assets/demo/quant_lcm (fp16),

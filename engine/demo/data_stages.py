@@ -13,8 +13,9 @@ from engine.demo.constants import RVQ_CODEBOOKS, RVQ_SAMPLE, RVQ_UNITS
 
 
 def build_shards(work: Path, codec_dir: Path) -> Path:
-    """<work>/shards (finished shards are kept) and <work>/normalizer.safetensors."""
-    shards, norm = work / "shards", work / "normalizer.safetensors"
+    """<work>/shards (finished shards are kept) and the normalisers fitted on them:
+    <work>/normalizer.safetensors (robust) and normalizer_whitened.safetensors."""
+    shards = work / "shards"
     documents = corpus.write_documents(
         work / "corpus" / "documents.jsonl",
         work / "corpus" / "documents.eng_Latn.jsonl",
@@ -25,9 +26,16 @@ def build_shards(work: Path, codec_dir: Path) -> Path:
             inputs=(documents,), out=shards, codec=str(codec_dir), lang="eng_Latn", device="cpu"
         )
     )
-    if not norm.exists():
-        fit_normalizer(FitNormalizerConfig(shards=shards, out=norm))
+    for kind in ("robust", "whitened"):
+        if not normalizer_path(work, kind).exists():
+            fit_normalizer(FitNormalizerConfig(shards, normalizer_path(work, kind), kind=kind))
     return shards
+
+
+def normalizer_path(work: Path, kind: str) -> Path:
+    return work / (
+        "normalizer.safetensors" if kind == "robust" else f"normalizer_{kind}.safetensors"
+    )
 
 
 def build_rvq(work: Path) -> Path:

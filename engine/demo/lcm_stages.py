@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.demo.constants import LCM_OVERRIDES, QUANT_TYPES
+from engine.demo.constants import LCM_OVERRIDES, QUANT_TYPES, WHITENED_LCMS
+from engine.demo.data_stages import normalizer_path
 from engine.lcm import checkpoint, preset
 from engine.train.config import load_recipe
 from engine.train.trainer import FINAL, train
@@ -18,11 +19,13 @@ def train_lcm(
 ) -> Path:
     """Train (or resume) one LCM type on <work>/shards; its final checkpoint."""
     out = work / f"lcm_{model_type}"
+    normalizer = "whitened" if model_type in WHITENED_LCMS else "robust"
     overrides = {
         **LCM_OVERRIDES,
         "data": str(work / "shards"),
         "out_dir": str(out),
-        "normalizer": str(work / "normalizer.safetensors"),
+        "normalizer": str(normalizer_path(work, normalizer)),
+        "model.normalizer": normalizer,
         "model.model_type": model_type,
         "max_steps": steps,
     }

@@ -161,12 +161,14 @@ LCM_CARD = """# Demo LCMs (English, on the demo codec's concepts)
 demo codec's 512-d space (engine/lcm, preset `demo` with `{overrides}`). The bundled model (this
 directory, fp16) is the Two-Tower diffusion LCM; the other models below were trained
 the same way for comparison (when the quantized LCMs are built, the Quant-LCM-d is
-bundled in `../quant_lcm`, with its RVQ's card). Each carries its robust
-normaliser (fitted on the training concepts) and its end-of-text concept (the demo
-codec's encoding of "End of text.").
+bundled in `../quant_lcm`, with its RVQ's card). Each carries its normaliser, fitted
+on the training concepts (the Two-Tower's whitened, the others' robust: `WHITENED_LCMS`
+in `engine/demo/constants.py`), and its end-of-text concept (the demo codec's encoding
+of "End of text.").
 
 **Training**: `lcm-writer demo-assets` -> `lcm-writer prepare` (demo codec, capped
-spaCy/SaT segmentation) -> `fit-normalizer` -> `lcm-writer train --recipe recipes/demo.yaml`
+spaCy/SaT segmentation) -> `fit-normalizer` (`--kind whitened` for the Two-Tower) ->
+`lcm-writer train --recipe recipes/demo.yaml`
 on the train split of the demo corpus (assets/README.md), pre-training objective (next
 concept over whole documents, wrapped at 128 concepts), on this 2-core CPU.
 

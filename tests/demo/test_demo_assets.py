@@ -18,9 +18,11 @@ from engine.demo.card_sections import (
     set_tuning_section,
 )
 from engine.demo.cards import curve_rows, lcm_status, lcm_targets, write_quant_card
+from engine.demo.constants import WHITENED_LCMS
 from engine.demo.lcm_stages import bundle_lcm
 from engine.eval.concept_checks import WAYS, nearest_cosines, repeat_threshold
 from engine.lcm import build_model, load_lcm, preset
+from engine.paths import ASSETS
 
 
 def test_bundled_lcm_is_fp16_but_keeps_normaliser_and_eot_exact(tmp_path):
@@ -53,6 +55,15 @@ def test_bundled_lcm_carries_the_tuned_sampler_and_stopping_thresholds(tmp_path)
     default = load_lcm(tmp_path / "full", device="cpu").config
     assert config.generation.repeat_threshold == default.generation.repeat_threshold
     assert config.sampler.guidance_scale == default.sampler.guidance_scale
+
+
+def test_the_bundled_lcm_works_in_the_concept_space_the_pipeline_trains_it_in():
+    model = load_lcm(ASSETS / "demo" / "lcm", device="cpu")
+    kind = "whitened" if model.config.model_type in WHITENED_LCMS else "robust"
+    assert model.config.normalizer == model.normalizer.kind == kind
+    concepts = torch.randn(16, model.config.dim, generator=torch.Generator().manual_seed(0))
+    back = model.normalizer.denormalize(model.normalizer.normalize(concepts))
+    torch.testing.assert_close(back, concepts, atol=1e-4, rtol=1e-4)
 
 
 def _report(everyday: float, round_trip: float, retrieval: float) -> dict:
