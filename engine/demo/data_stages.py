@@ -10,6 +10,7 @@ from engine.data.normalizer_fit import FitNormalizerConfig, fit_normalizer
 from engine.data.prepare import PrepareConfig, prepare
 from engine.data.rvq_fit import FitRVQConfig, fit_rvq
 from engine.demo.constants import RVQ_CODEBOOKS, RVQ_SAMPLE, RVQ_UNITS
+from engine.lcm.config import NormalizerKind
 
 
 def build_shards(work: Path, codec_dir: Path) -> Path:
@@ -32,7 +33,8 @@ def build_shards(work: Path, codec_dir: Path) -> Path:
     return shards
 
 
-def normalizer_path(work: Path, kind: str) -> Path:
+def normalizer_path(work: Path, kind: NormalizerKind) -> Path:
+    """The robust normaliser keeps its historical name, so older work dirs resume."""
     return work / (
         "normalizer.safetensors" if kind == "robust" else f"normalizer_{kind}.safetensors"
     )
