@@ -50,6 +50,9 @@ class TrainConfig(BaseModel):
     betas: tuple[float, float] = (0.9, 0.95)
     adam_eps: float = Field(1e-8, gt=0)  # AdamW's epsilon (PyTorch's default)
     grad_clip: float | None = 1.0
+    # Save an exponential moving average of the weights (final model and snapshots) instead
+    # of the last step's: the usual smoothing of diffusion training. None: the raw weights.
+    ema_decay: float | None = Field(None, gt=0, lt=1)
     mixed_precision: Literal["no", "bf16", "fp16"] | None = None  # None: accelerate's config
     seed: int = 0
     # output

@@ -13,6 +13,8 @@ import hashlib
 import json
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -27,7 +29,7 @@ from tqdm import tqdm
 from engine.data.dataset import ConceptBatches, Example, load_examples
 from engine.lcm import ConceptModel, LCMConfig, QuantConfig, ResidualVQ, build_model, preset
 from engine.lcm.normalizer import NormalizerFileError, load_normalizer
-from engine.train.config import TrainConfig
+from engine.train.config import RecipeError, TrainConfig
 from engine.train.schedule import warmup_cosine
 
 CHECKPOINTS = "checkpoints"
@@ -60,6 +62,46 @@ class Progress:
 
     def load_state_dict(self, state: dict) -> None:
         self.step, self.concepts = state["step"], state["concepts"]
+
+
+class WeightAverage:
+    """An exponential moving average of the trainable weights, updated after every
+    optimiser step; saved with checkpoints, so a resumed run continues bit for bit.
+
+    The decay warms up as min(decay, (1 + n) / (10 + n)) after n updates, so the average
+    does not hold on to the random initial weights for the first ~1 / (1 - decay) steps."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.average = [p.detach().clone() for p in self.params]
+        self.updates = 0
+
+    def update(self) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        with torch.no_grad():
+            for average, p in zip(self.average, self.params, strict=True):
+                average.lerp_(p, 1 - decay)
+
+    @contextmanager
+    def swapped_in(self) -> Iterator[None]:
+        """The averaged weights in the model for the duration (to save them)."""
+        for average, p in zip(self.average, self.params, strict=True):
+            average.data, p.data = p.data, average.data
+        try:
+            yield
+        finally:
+            for average, p in zip(self.average, self.params, strict=True):
+                average.data, p.data = p.data, average.data
+
+    def state_dict(self) -> dict:
+        return {"updates": self.updates, "average": [a.clone() for a in self.average]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.updates = state["updates"]
+        for average, saved in zip(self.average, state["average"], strict=True):
+            average.copy_(saved)
 
 
 def latest_checkpoint(out_dir: Path) -> Path | None:
@@ -187,10 +229,13 @@ def _save_checkpoint(accelerator: Accelerator, out_dir: Path, step: int, keep: i
 
 
 def _save_final(accelerator: Accelerator, wrapped: nn.Module, config: LCMConfig, path: Path):
-    """save_pretrained of the trained weights; works for DDP and (sharded) FSDP alike."""
+    """save_pretrained of the trained weights; works for DDP and (sharded) FSDP alike.
+    Building the copy draws its initial weights from a forked RNG: saving a snapshot must
+    not change the noise and dropout of the steps after it."""
     state = accelerator.get_state_dict(wrapped)  # collective under FSDP: every rank calls it
     if accelerator.is_main_process:
-        model = build_model(config)
+        with torch.random.fork_rng(devices=[]):
+            model = build_model(config)
         model.load_state_dict({k.removeprefix("model."): v for k, v in state.items()})
         model.save_pretrained(path)
 
@@ -242,6 +287,13 @@ def train(cfg: TrainConfig) -> dict:
     wrapped, optimizer = accelerator.prepare(wrapped, optimizer)
     progress = Progress()
     accelerator.register_for_checkpointing(scheduler, batches, progress)
+    average = None
+    if cfg.ema_decay is not None:
+        if accelerator.distributed_type == DistributedType.FSDP:
+            raise RecipeError("ema_decay needs whole weights on every rank: not under FSDP")
+        average = WeightAverage(accelerator.unwrap_model(wrapped), cfg.ema_decay)
+        accelerator.register_for_checkpointing(average)
+    saved_weights = average.swapped_in if average is not None else nullcontext
 
     resume_from = latest_checkpoint(out_dir)
     if resume_from is not None:
@@ -278,6 +330,8 @@ def train(cfg: TrainConfig) -> dict:
                 optimizer.step()
                 if accelerator.sync_gradients and not accelerator.optimizer_step_was_skipped:
                     scheduler.step()
+                    if average is not None:
+                        average.update()
                 optimizer.zero_grad(set_to_none=True)
             window_loss += loss.detach().float().item() / cfg.grad_accum
             window_concepts += batch.num_concepts
@@ -317,13 +371,15 @@ def train(cfg: TrainConfig) -> dict:
             _save_checkpoint(accelerator, out_dir, progress.step, cfg.keep_checkpoints)
         if cfg.snapshot_every and progress.step % cfg.snapshot_every == 0:
             snapshot = out_dir / SNAPSHOTS / f"step-{progress.step:08d}"
-            _save_final(accelerator, wrapped, config, snapshot)
+            with saved_weights():
+                _save_final(accelerator, wrapped, config, snapshot)
         if out_of_time:
             break
     bar.close()
     metrics.close()
 
-    _save_final(accelerator, wrapped, config, out_dir / FINAL)
+    with saved_weights():
+        _save_final(accelerator, wrapped, config, out_dir / FINAL)
     # Per-rank audit: which data each rank trained on (this run only) and whether all
     # replicas ended identical (not meaningful under FSDP, where each rank holds a shard).
     sharded = accelerator.distributed_type == DistributedType.FSDP

@@ -12,14 +12,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from accelerate.utils import set_seed
 from safetensors.torch import load_file
 
+from engine.data.dataset import load_examples
 from engine.data.normalizer_fit import FitNormalizerConfig, fit_normalizer
 from engine.lcm import load_lcm
 from engine.lcm.normalizer import NormalizerFileError, load_normalizer
 from engine.paths import RECIPES, REPO
 from engine.train.config import load_recipe
-from engine.train.trainer import CHECKPOINTS, FINAL, SNAPSHOTS, train
+from engine.train.trainer import CHECKPOINTS, FINAL, SNAPSHOTS, build, train
 from tests.train.synthetic import write_synthetic_shards
 
 RECIPE = RECIPES / "toy.yaml"
@@ -137,3 +139,34 @@ def test_training_in_a_whitened_concept_space(shards, tmp_path):
     assert torch.equal(model.normalizer.axes, fitted.axes)  # the rotation travels in the model
     samples = model.sample_next(torch.randn(3, 16), num_samples=2, seed=0)
     assert samples.shape == (2, 16) and torch.isfinite(samples).all()
+
+
+def test_a_weight_average_is_saved_along_the_unchanged_trajectory(shards, tmp_path):
+    """With ema_decay the final model is the moving average of the very weights a run
+    without it passes through, and an interrupted run resumes the average bit for bit."""
+    torch.set_num_threads(1)
+    raw = train(recipe(shards, tmp_path / "raw", snapshot_every=1))
+    run = recipe(shards, tmp_path / "ema", ema_decay=0.6)
+    ema = train(run)
+    # Neither the snapshots nor the average change the trajectory.
+    assert ema["ranks"][0]["weights_sha256"] == raw["ranks"][0]["weights_sha256"]
+    examples, info = load_examples(run.data, run.split, run.objective, run.max_len)
+    set_seed(run.seed)
+    average = dict(build(run, info, examples).named_parameters())  # the initial weights
+    for step in range(1, 9):
+        weights = load_file(tmp_path / "raw" / SNAPSHOTS / f"step-{step:08d}" / "model.safetensors")
+        decay = min(0.6, (1 + step) / (10 + step))
+        average = {k: decay * v.detach() + (1 - decay) * weights[k] for k, v in average.items()}
+    saved = final_weights(tmp_path / "ema")
+    for name, expected in average.items():
+        torch.testing.assert_close(saved[name], expected, rtol=1e-5, atol=1e-6)
+    assert not torch.equal(
+        saved["context_prenet.weight"], final_weights(tmp_path / "raw")["context_prenet.weight"]
+    )
+    interrupted = tmp_path / "interrupted"
+    train(recipe(shards, interrupted, ema_decay=0.6))
+    shutil.rmtree(interrupted / CHECKPOINTS / "step-00000008")
+    shutil.rmtree(interrupted / FINAL)
+    train(recipe(shards, interrupted, ema_decay=0.6))
+    resumed = final_weights(interrupted)
+    assert all(torch.equal(resumed[k], v) for k, v in saved.items())
