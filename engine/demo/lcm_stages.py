@@ -10,35 +10,44 @@ from typing import Any
 from engine.demo.constants import LCM_OVERRIDES, QUANT_TYPES, WHITENED_LCMS
 from engine.demo.data_stages import normalizer_path
 from engine.lcm import checkpoint, preset
-from engine.train.config import load_recipe
+from engine.train.config import TrainConfig, load_recipe
 from engine.train.trainer import FINAL, train
+
+
+def lcm_recipe(
+    work: Path, recipe: Path, model_type: str, steps: int, minutes: float | None = None
+) -> TrainConfig:
+    """The recipe of one LCM type on <work>/shards: `steps` decides the run's length (the
+    recipe file's own time cap, meant for a quick run of it, is lifted) unless `minutes`
+    caps it."""
+    normalizer = "whitened" if model_type in WHITENED_LCMS else "robust"
+    overrides = {
+        **LCM_OVERRIDES,
+        "data": str(work / "shards"),
+        "out_dir": str(work / f"lcm_{model_type}"),
+        "normalizer": str(normalizer_path(work, normalizer)),
+        "model.normalizer": normalizer,
+        "model.model_type": model_type,
+        "max_steps": steps,
+        "max_minutes": minutes,
+    }
+    if model_type in QUANT_TYPES:  # the Two-Tower's shape, its head over the RVQ's units
+        overrides["rvq"] = str(work / "rvq.safetensors")
+    elif model_type != "two_tower":  # same depth as the Two-Tower's two towers together
+        demo = preset("demo")
+        overrides["model.n_layers"] = demo.n_layers + demo.n_denoiser_layers
+    return load_recipe(recipe, overrides)
 
 
 def train_lcm(
     work: Path, recipe: Path, model_type: str, steps: int, minutes: float | None = None
 ) -> Path:
     """Train (or resume) one LCM type on <work>/shards; its final checkpoint."""
-    out = work / f"lcm_{model_type}"
-    normalizer = "whitened" if model_type in WHITENED_LCMS else "robust"
-    overrides = {
-        **LCM_OVERRIDES,
-        "data": str(work / "shards"),
-        "out_dir": str(out),
-        "normalizer": str(normalizer_path(work, normalizer)),
-        "model.normalizer": normalizer,
-        "model.model_type": model_type,
-        "max_steps": steps,
-    }
-    if minutes:
-        overrides["max_minutes"] = minutes
-    if model_type in QUANT_TYPES:  # the Two-Tower's shape, its head over the RVQ's units
-        overrides["rvq"] = str(work / "rvq.safetensors")
-    elif model_type != "two_tower":  # same depth as the Two-Tower's two towers together
-        demo = preset("demo")
-        overrides["model.n_layers"] = demo.n_layers + demo.n_denoiser_layers
-    if not (out / FINAL).exists():
-        train(load_recipe(recipe, overrides))
-    return out / FINAL
+    cfg = lcm_recipe(work, recipe, model_type, steps, minutes)
+    final = Path(cfg.out_dir) / FINAL
+    if not final.exists():
+        train(cfg)
+    return final
 
 
 def bundle_lcm(

@@ -19,10 +19,11 @@ from engine.demo.card_sections import (
 )
 from engine.demo.cards import curve_rows, lcm_status, lcm_targets, write_quant_card
 from engine.demo.constants import WHITENED_LCMS
-from engine.demo.lcm_stages import bundle_lcm
+from engine.demo.data_stages import normalizer_path
+from engine.demo.lcm_stages import bundle_lcm, lcm_recipe
 from engine.eval.concept_checks import WAYS, nearest_cosines, repeat_threshold
 from engine.lcm import build_model, load_lcm, preset
-from engine.paths import ASSETS
+from engine.paths import ASSETS, RECIPES
 
 
 def test_bundled_lcm_is_fp16_but_keeps_normaliser_and_eot_exact(tmp_path):
@@ -259,3 +260,16 @@ def test_quant_card_reports_the_curve_against_the_target(tmp_path):
     card = (tmp_path / "README.md").read_text()
     assert "keeps 75% of the continuous codec's AutoBLEU" in card and "**meets**" in card
     assert "| 3 | 15.000 | 0.750 | 0.800 |" in card and "| quant_lcm_c | 1.000 |" in card
+
+
+def test_each_lcm_trains_for_its_steps_in_its_own_concept_space(tmp_path):
+    """The recipe file's 20-minute cap is for a quick run of it; the demo build's length
+    is its steps (it once stopped the bundled Two-Tower at about half of them)."""
+    for model_type in ("two_tower", "base_lcm"):
+        cfg = lcm_recipe(tmp_path, RECIPES / "demo.yaml", model_type, 1600)
+        kind = "whitened" if model_type in WHITENED_LCMS else "robust"
+        assert (cfg.max_steps, cfg.max_minutes) == (1600, None)
+        assert cfg.model["normalizer"] == kind
+        assert cfg.normalizer == str(normalizer_path(tmp_path, kind))
+    capped = lcm_recipe(tmp_path, RECIPES / "demo.yaml", "two_tower", 1600, minutes=30)
+    assert capped.max_minutes == 30
