@@ -10,8 +10,14 @@ from typing import Any
 from engine.demo.constants import LCM_OVERRIDES, QUANT_TYPES, WHITENED_LCMS
 from engine.demo.data_stages import normalizer_path
 from engine.lcm import checkpoint, preset
+from engine.lcm.config import NormalizerKind
 from engine.train.config import TrainConfig, load_recipe
 from engine.train.trainer import FINAL, train
+
+
+def normalizer_kind(model_type: str) -> NormalizerKind:
+    """The concept space an LCM type trains in (WHITENED_LCMS: the whitened one)."""
+    return "whitened" if model_type in WHITENED_LCMS else "robust"
 
 
 def lcm_recipe(
@@ -20,7 +26,7 @@ def lcm_recipe(
     """The recipe of one LCM type on <work>/shards: `steps` decides the run's length (the
     recipe file's own time cap, meant for a quick run of it, is lifted) unless `minutes`
     caps it."""
-    normalizer = "whitened" if model_type in WHITENED_LCMS else "robust"
+    normalizer = normalizer_kind(model_type)
     overrides = {
         **LCM_OVERRIDES,
         "data": str(work / "shards"),

@@ -84,16 +84,18 @@ class WeightAverage:
             for average, p in zip(self.average, self.params, strict=True):
                 average.lerp_(p, 1 - decay)
 
+    def _swap(self) -> None:
+        for average, p in zip(self.average, self.params, strict=True):
+            average.data, p.data = p.data, average.data
+
     @contextmanager
     def swapped_in(self) -> Iterator[None]:
         """The averaged weights in the model for the duration (to save them)."""
-        for average, p in zip(self.average, self.params, strict=True):
-            average.data, p.data = p.data, average.data
+        self._swap()
         try:
             yield
         finally:
-            for average, p in zip(self.average, self.params, strict=True):
-                average.data, p.data = p.data, average.data
+            self._swap()
 
     def state_dict(self) -> dict:
         return {"updates": self.updates, "average": [a.clone() for a in self.average]}

@@ -18,9 +18,8 @@ from engine.demo.card_sections import (
     set_tuning_section,
 )
 from engine.demo.cards import curve_rows, lcm_status, lcm_targets, write_quant_card
-from engine.demo.constants import WHITENED_LCMS
 from engine.demo.data_stages import normalizer_path
-from engine.demo.lcm_stages import bundle_lcm, lcm_recipe
+from engine.demo.lcm_stages import bundle_lcm, lcm_recipe, normalizer_kind
 from engine.eval.concept_checks import WAYS, nearest_cosines, repeat_threshold
 from engine.lcm import build_model, load_lcm, preset
 from engine.paths import ASSETS, RECIPES
@@ -60,7 +59,7 @@ def test_bundled_lcm_carries_the_tuned_sampler_and_stopping_thresholds(tmp_path)
 
 def test_the_bundled_lcm_works_in_the_concept_space_the_pipeline_trains_it_in():
     model = load_lcm(ASSETS / "demo" / "lcm", device="cpu")
-    kind = "whitened" if model.config.model_type in WHITENED_LCMS else "robust"
+    kind = normalizer_kind(model.config.model_type)
     assert model.config.normalizer == model.normalizer.kind == kind
     concepts = torch.randn(16, model.config.dim, generator=torch.Generator().manual_seed(0))
     back = model.normalizer.denormalize(model.normalizer.normalize(concepts))
@@ -267,7 +266,7 @@ def test_each_lcm_trains_for_its_steps_in_its_own_concept_space(tmp_path):
     is its steps (it once stopped the bundled Two-Tower at about half of them)."""
     for model_type in ("two_tower", "base_lcm"):
         cfg = lcm_recipe(tmp_path, RECIPES / "demo.yaml", model_type, 1600)
-        kind = "whitened" if model_type in WHITENED_LCMS else "robust"
+        kind = normalizer_kind(model_type)
         assert (cfg.max_steps, cfg.max_minutes) == (1600, None)
         assert cfg.model["normalizer"] == kind
         assert cfg.normalizer == str(normalizer_path(tmp_path, kind))
